@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from accounts.api import activation, audit, auth, users
+
+urlpatterns = [
+    *activation.urlpatterns,
+    *auth.urlpatterns,
+    *users.urlpatterns,
+    *audit.urlpatterns,
+]

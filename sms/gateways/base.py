@@ -1,0 +1,22 @@
+"""What every SMS gateway adapter offers. Adapters exchange these dataclasses, never models."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    to: str  # E.164
+    text: str
+    reference: str  # our message id, for the gateway's delivery reports
+
+
+@dataclass(frozen=True)
+class SendResult:
+    gateway_message_id: str
+
+
+class SmsGateway(Protocol):
+    name: str
+
+    def send(self, message: OutgoingSms) -> SendResult: ...
