@@ -63,3 +63,32 @@ class TokenReused(ApplicationError):
     code = "token_reused"
     message = "This refresh token was already used."
     http_status = 401
+
+
+class RoleNotAllowed(ApplicationError):
+    code = "role_not_allowed"
+    message = "Your role does not allow managing this user or granting this role."
+    http_status = 403
+
+
+class OwnAccountChange(ApplicationError):
+    code = "own_account"
+    message = "You cannot change your own role or deactivate your own account."
+    http_status = 403
+
+
+class PhoneTaken(ApplicationError):
+    code = "phone_taken"
+    message = "A user with this phone number already exists."
+
+
+class InvalidPassword(ApplicationError):
+    code = "invalid_password"
+    message = "This password is not allowed."
+
+
+class PasswordRejected(ApplicationError):
+    """Rendered like a serializer error, so the API shows it under the `password` field."""
+
+    code = "invalid"
+    message = "The password is not acceptable."

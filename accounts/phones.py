@@ -15,13 +15,16 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     text = (raw or "").strip()
     if not text or len(text) > 32:
         raise InvalidPhoneNumber()
+    # Letters are not digits here: phonenumbers would read "PAY" as keypad digits 729.
+    if any(ch.isalpha() for ch in text):
+        raise InvalidPhoneNumber()
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         number = phonenumbers.parse(text, region or settings.DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber() from exc
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+    if number.extension or not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber()
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

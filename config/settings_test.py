@@ -17,9 +17,12 @@ os.environ.setdefault(
 )
 
 from config.settings import *  # noqa: F403
-from config.settings import DATABASES
+from config.settings import CACHES, DATABASES
 
 # A fixed test-database name, so the Celery worker that CI starts can point at it.
 DATABASES["default"].setdefault("TEST", {})
 if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"]["NAME"] = os.environ.get("TEST_DATABASE_NAME", "malipo_test")
+
+# Test runs sharing one Redis keep apart by key prefix; the suite clears only its own keys.
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("TEST_CACHE_PREFIX", "malipo-test")
