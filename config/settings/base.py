@@ -65,7 +65,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # A hung server must not hang /readyz or a request for long.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 2
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE transactions take the write lock up front, so concurrent writers wait
     # (up to `timeout`) instead of failing with "database is locked" on upgrade.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}

@@ -16,7 +16,16 @@ class SendResult:
     gateway_message_id: str
 
 
+class GatewayUnavailable(Exception):
+    """The gateway could not take the message now (network, 5xx, throttled): try again later.
+
+    The text is stored on the message for staff, so it must never hold the message text.
+    """
+
+
 class SmsGateway(Protocol):
     name: str
 
-    def send(self, message: OutgoingSms) -> SendResult: ...
+    def send(self, message: OutgoingSms) -> SendResult:
+        """Hand one message to the network; raise GatewayUnavailable for transient failures."""
+        ...

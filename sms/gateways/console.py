@@ -1,7 +1,8 @@
 """The embedded default: messages are written to a file (and the terminal) instead of a phone.
 
 This file stands in for the recipient's handset, so it is where `make run` shows activation
-codes. It is not the application log, which never carries a code.
+codes. It is not the application log, which never carries a code: the text is echoed only to
+an interactive terminal, never to a redirected stdout such as a Celery worker's log file.
 """
 
 import sys
@@ -23,5 +24,6 @@ class ConsoleGateway:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handset:
             handset.write(line)
-        sys.stdout.write(f"[sms] {line}")
+        if sys.stdout.isatty():
+            sys.stdout.write(f"[sms] {line}")
         return SendResult(gateway_message_id=f"console-{uuid.uuid4().hex[:12]}")
