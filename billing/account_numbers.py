@@ -14,7 +14,7 @@ _SEPARATORS = re.compile(r"[\s\-./]")
 
 
 def account_number_make(sequence: int) -> str:
-    """The account number for a running sequence value (1 -> '100000013')."""
+    """The account number for a running sequence value (1 -> '100000011')."""
     body = str(10 ** (NUMBER_BODY_DIGITS - 1) + sequence)
     if len(body) != NUMBER_BODY_DIGITS:
         raise ValueError("account number space exhausted")

@@ -3,6 +3,7 @@
 Numbers are taken under a row lock in the transaction that issues the documents: if that
 transaction rolls back, so does the counter, so no number is ever skipped or used twice.
 """
+
 from django.db import transaction
 
 from billing.models import DocumentSequence, Operator

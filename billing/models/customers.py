@@ -20,8 +20,9 @@ class AccountStatus(models.TextChoices):
 
 
 class ServiceAccount(models.Model):
-    # Digits ending in a Damm check digit (billing.account_numbers), e.g. "100000126".
-    number = models.CharField(max_length=12, unique=True)
+    # Digits ending in a Damm check digit (billing.account_numbers), e.g. "100000011";
+    # unique per operator (each operator's paybill and USSD code reach only its accounts).
+    number = models.CharField(max_length=12)
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="accounts")
     utility = models.CharField(max_length=16, choices=Utility.choices)
     owner = models.ForeignKey(
@@ -37,7 +38,14 @@ class ServiceAccount(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["operator", "status"]), models.Index(fields=["zone"])]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "number"], name="uniq_account_number")
+        ]
+        indexes = [
+            models.Index(fields=["number"]),
+            models.Index(fields=["operator", "status"]),
+            models.Index(fields=["zone"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.holder_name}"
