@@ -40,6 +40,22 @@ class JournalSpec:
     source_id: str
     postings: tuple[Posting, ...]
     memo: str = ""
+    reverses: JournalTransaction | None = None
+
+
+def service_account_lock(*, account_id: int) -> ServiceAccount:
+    """Lock the service account's row (with its operator loaded) for the rest of the transaction.
+
+    Every write that moves an account's money takes this lock first, so such writes run one at
+    a time per account and always read each other's results.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("service_account_lock must run inside a transaction")
+    return (
+        ServiceAccount.objects.select_for_update(of=("self",))
+        .select_related("operator")
+        .get(pk=account_id)
+    )
 
 
 def ledger_account_code(
@@ -105,6 +121,7 @@ def ledger_post_many(
             source_type=spec.source_type,
             source_id=str(spec.source_id),
             memo=spec.memo[:200],
+            reverses=spec.reverses,
         )
         for spec in journals
     ]
@@ -134,9 +151,10 @@ def ledger_post(
     source_id: str | int,
     postings: list[Posting],
     memo: str = "",
+    reverses: JournalTransaction | None = None,
 ) -> JournalTransaction:
     """Post one balanced journal transaction (see ledger_post_many)."""
-    spec = JournalSpec(kind, source_type, str(source_id), tuple(postings), memo)
+    spec = JournalSpec(kind, source_type, str(source_id), tuple(postings), memo, reverses)
     return ledger_post_many(operator=operator, journals=[spec])[0]
 
 
