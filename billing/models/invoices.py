@@ -6,7 +6,7 @@ edited: a correction is a credit note plus a new invoice that `replaces` the old
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models.customers import ServiceAccount
@@ -86,6 +86,12 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(paid_minor__gte=0) & Q(credited_minor__gte=0),
                 name="invoice_sums_not_negative",
+            ),
+            # Never settled beyond its total: a backstop behind the allocation code.
+            models.CheckConstraint(
+                condition=Q(paid_minor=0, credited_minor=0)
+                | Q(paid_minor__lte=F("total_minor") - F("credited_minor")),
+                name="invoice_not_overpaid",
             ),
         ]
         indexes = [
