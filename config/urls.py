@@ -11,4 +11,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("accounts.api.urls")),
+    path("api/", include("billing.urls")),
+    path("api/payments/", include("payments.api.staff")),
+    path("payments/", include("payments.urls")),
+    path("api/sms/", include("sms.api.urls")),
+    path("sms/", include("sms.urls")),
+    path("ussd/", include("ussd.urls")),
 ]

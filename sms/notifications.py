@@ -1,14 +1,31 @@
-"""Texts we send about a person's identity, and the functions that compose and queue them.
+"""Notifications: the functions other apps call to text a customer about an event.
 
-Every text is GSM-7 and fits in one SMS (160 characters), in each language we speak.
+- `activation_code_send` (accounts' activation): the code, or a notice to the number's owner;
+- `invoice_issued_notify(invoice)` (billing): the bill, in billing's one-SMS summary;
+- `reading_result_notify(reading)` (billing): a customer's reading accepted, held or refused;
+- receipts are queued by payments (kind "receipt", keyed on the payment); `receipt_text` here
+  is the localised wording.
+Each is keyed on its event, so calling it again sends nothing more, and each joins the
+caller's transaction. Every text is GSM-7 and fits in one SMS, in each language we speak.
+Billing objects are read by attribute (this app does not import billing at module level).
 """
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.services.activation import CODE_TTL, ActivationSend, activation_start
-from sms.models import MessageKind
+from sms.contacts import recipient_language
+from sms.models import MessageKind, OutboundMessage
 from sms.services import message_queue
+from sms.texts import text_render
+
+# Reading status -> text; readings customers sent are the ones they hear back about.
+READING_TEXTS = {
+    "accepted": "reading_accepted",
+    "pending_review": "reading_held",
+    "rejected": "reading_rejected",
+}
+CUSTOMER_READING_SOURCES = frozenset({"customer_sms", "customer_ussd"})
 
 ACTIVATION_CODE_TEXTS = {
     "en": "Malipo code: {code}. It expires in {minutes} minutes. Never share it.",
@@ -69,3 +86,47 @@ def activation_code_send(*, phone: str, ip: str | None) -> ActivationSend:
             idempotency_key=f"activation-notice:{send.challenge_id}",
         )
     return send
+
+
+def invoice_issued_notify(invoice) -> OutboundMessage:
+    """Text the account holder their new bill, once per invoice, in their language."""
+    from billing.summaries import invoice_summary_sms  # the bill's wording belongs to billing
+
+    account = invoice.account
+    phone = account.owner.phone
+    return message_queue(
+        to=phone,
+        body=invoice_summary_sms(invoice, recipient_language(phone)),
+        kind=MessageKind.BILL,
+        idempotency_key=f"bill:{invoice.pk}",
+        account=account,
+    )
+
+
+def reading_result_notify(reading) -> OutboundMessage | None:
+    """Tell whoever sent a customer reading that it was accepted, is held for review, or was
+    refused; once per reading and status. Readings by staff or estimates: nothing is sent."""
+    key = READING_TEXTS.get(reading.status)
+    if key is None or reading.source not in CUSTOMER_READING_SOURCES:
+        return None
+    meter = reading.meter
+    account = meter.account
+    phone = reading.submitted_by.phone if reading.submitted_by_id else account.owner.phone
+    index = format(reading.index.normalize(), "f")
+    body = text_render(
+        key, recipient_language(phone), index=index, unit=meter.unit, number=account.number
+    )
+    return message_queue(
+        to=phone,
+        body=body,
+        kind=MessageKind.NOTICE,
+        idempotency_key=f"reading:{reading.pk}:{reading.status}",
+        account=account,
+    )
+
+
+def receipt_text(*, language: str, amount: str, number: str, balance: str, reference: str) -> str:
+    """A payment receipt in `language` (amounts formatted by the caller)."""
+    return text_render(
+        "receipt", language, amount=amount, number=number, balance=balance, reference=reference
+    )

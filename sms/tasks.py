@@ -2,19 +2,23 @@
 
 from celery import shared_task
 
-from sms.gateways.base import GatewayUnavailable
-from sms.services import message_deliver, message_fail
-
-# A gateway that stays unavailable is retried after 30 s, 1, 2, 4, 8 and 16 min, then given up.
-RETRY_BASE_SECONDS = 30
+from sms import dispatch, pipeline
 
 
-@shared_task(bind=True, acks_late=True, max_retries=6)
-def message_send(self, message_id: int) -> None:
-    try:
-        message_deliver(message_id=message_id)
-    except GatewayUnavailable as exc:
-        if self.request.retries >= self.max_retries:
-            message_fail(message_id=message_id, reason=f"gave up after retries: {exc}")
-            return
-        raise self.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**self.request.retries) from exc
+# acks_late: if the worker dies mid-task, the broker re-delivers the task (after its visibility
+# timeout; Celery acks a task whose child process alone was killed). Either way the dispatcher
+# hands the message over again once its claim's lease runs out, and the claim and the "sent"
+# status make any second run a no-op (sms.pipeline).
+@shared_task(acks_late=True)
+def message_send(message_id: int) -> None:
+    pipeline.message_deliver(message_id=message_id)
+
+
+@shared_task(acks_late=True)
+def messages_send(message_ids: list[int]) -> None:
+    pipeline.messages_deliver(message_ids=message_ids)
+
+
+@shared_task
+def outbox_dispatch() -> dict:
+    return dispatch.outbox_dispatch()

@@ -250,6 +250,9 @@ def payment_record(
         "payment recorded",
         extra={"payment_id": payment.pk, "account": account.number, "source": source},
     )
+    from billing.services.service_control import account_service_review  # imports this module
+
+    account_service_review(account=account)
     return payment
 
 

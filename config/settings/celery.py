@@ -21,10 +21,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Codes and receipts travel apart from bulk traffic so a backlog never delays them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 
+# Dunning runs once a day per operator, from this hour of the operator's own local time.
+DUNNING_LOCAL_HOUR = env.int("DUNNING_LOCAL_HOUR", default=9)
+
 CELERY_BEAT_SCHEDULE = {
     # Expired refresh tokens are useless; remove them from the blacklist tables every night.
     "flush-expired-tokens": {
         "task": "accounts.tasks.expired_tokens_flush",
         "schedule": crontab(hour=3, minute=15),
+    },
+    # Callbacks are hints: ask operators about pending payments (about 1, 3, 10 and 15 min
+    # after each push) and expire those with no answer. Skips while a run is still going.
+    "reconcile-payments": {
+        "task": "payments.tasks.payments_reconcile",
+        "schedule": 60.0,
+    },
+    # The SMS outbox: hand workers the messages that are due (deferred by quiet hours, limits
+    # or the rate limit, retries, and sends whose worker died), most urgent first. Skips while
+    # a run is still going.
+    "sms-outbox-dispatch": {
+        "task": "sms.tasks.outbox_dispatch",
+        "schedule": 10.0,
+    },
+    # Dunning (reminders, late penalties, cut-offs): hourly, so each operator's run starts soon
+    # after DUNNING_LOCAL_HOUR in its own time zone; it acts once a day per operator and skips
+    # while a run still holds the lock.
+    "dunning-daily": {
+        "task": "billing.tasks.dunning_daily",
+        "schedule": crontab(minute=7),
     },
 }

@@ -16,7 +16,8 @@ from sms.gateways.base import OutgoingSms, SendResult
 
 
 class ConsoleGateway:
-    name = "console"
+    def __init__(self, *, name: str = "console") -> None:
+        self.name = name
 
     def send(self, message: OutgoingSms) -> SendResult:
         line = f"{timezone.now():%Y-%m-%d %H:%M:%S} to {message.to}: {message.text}\n"

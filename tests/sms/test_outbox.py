@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import pytest
+import time_machine
 from cryptography.fernet import InvalidToken
 from django.db import transaction
 
 from sms import tasks
+from sms.dispatch import outbox_dispatch
 from sms.gateways.base import GatewayUnavailable, OutgoingSms, SendResult
 from sms.models import MessageKind, MessageStatus, OutboundMessage
 from sms.sealing import body_unseal
@@ -24,7 +26,7 @@ class Boom(Exception):
 @pytest.fixture
 def handset(settings, tmp_path) -> Path:
     """The console gateway's file: what the recipient's phone would show, one line a message."""
-    settings.SMS_GATEWAY = "sms.gateways.console.ConsoleGateway"
+    settings.SMS_ROUTES = ["*:console"]
     settings.SMS_CONSOLE_FILE = str(tmp_path / "handset.log")
     return Path(settings.SMS_CONSOLE_FILE)
 
@@ -39,9 +41,11 @@ class _RecordingTask:
     def __init__(self, task):
         self.task = task
         self.calls: list[tuple[tuple, str]] = []
+        self.priorities: list[int] = []
 
-    def apply_async(self, args, queue):
+    def apply_async(self, args, queue, priority):
         self.calls.append((args, queue))
+        self.priorities.append(priority)
         self.task(*args)
 
 
@@ -144,24 +148,25 @@ def test_secret_is_never_stored_readable_yet_reaches_the_handset(
 
 
 @pytest.mark.parametrize(
-    ("kind", "queue"),
+    ("kind", "queue", "priority"),
     [
-        (MessageKind.OTP, "urgent"),
-        (MessageKind.RECEIPT, "urgent"),
-        (MessageKind.BILL, "default"),
-        (MessageKind.REMINDER, "default"),
-        (MessageKind.NOTICE, "default"),
-        (MessageKind.REPLY, "default"),
-        (MessageKind.BROADCAST, "default"),
+        (MessageKind.OTP, "urgent", 0),
+        (MessageKind.RECEIPT, "urgent", 1),
+        (MessageKind.REPLY, "default", 2),
+        (MessageKind.BILL, "default", 3),
+        (MessageKind.NOTICE, "default", 3),
+        (MessageKind.REMINDER, "default", 6),
+        (MessageKind.BROADCAST, "default", 9),
     ],
 )
-def test_codes_and_receipts_travel_on_the_urgent_queue_and_the_rest_on_default(
-    kind, queue, handset, enqueued, django_capture_on_commit_callbacks
+def test_codes_and_receipts_travel_on_the_urgent_queue_and_the_rest_by_priority(
+    kind, queue, priority, handset, enqueued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         message = _queue(f"{kind}:1", kind=kind)
 
     assert enqueued.calls == [((message.pk,), queue)]
+    assert enqueued.priorities == [priority]
 
 
 def test_unknown_kind_is_refused_and_nothing_is_recorded(django_capture_on_commit_callbacks):
@@ -175,9 +180,11 @@ def test_unknown_kind_is_refused_and_nothing_is_recorded(django_capture_on_commi
 class FlakyGateway:
     """Unavailable for the first `outage` sends, then takes messages like the console."""
 
-    name = "flaky"
     outage = 0
     texts: list[str] = []
+
+    def __init__(self, *, name: str) -> None:
+        self.name = name
 
     def send(self, message: OutgoingSms) -> SendResult:
         if FlakyGateway.outage > 0:
@@ -189,7 +196,8 @@ class FlakyGateway:
 
 @pytest.fixture
 def flaky_gateway(settings):
-    settings.SMS_GATEWAY = "tests.sms.test_outbox.FlakyGateway"
+    settings.SMS_GATEWAYS = {"flaky": {"class": "tests.sms.test_outbox.FlakyGateway"}}
+    settings.SMS_ROUTES = ["*:flaky"]
     FlakyGateway.texts = []
     return FlakyGateway
 
@@ -199,13 +207,27 @@ def _queued_otp(django_capture_on_commit_callbacks) -> OutboundMessage:
         return _queue("otp:9", kind=MessageKind.OTP, body="Code 551234", secret="551234")
 
 
-def test_gateway_outage_is_retried_until_the_message_is_sent(
-    flaky_gateway, django_capture_on_commit_callbacks
+def test_gateway_outage_is_retried_with_backoff_until_the_message_is_sent(
+    flaky_gateway, settings, django_capture_on_commit_callbacks
 ):
-    message = _queued_otp(django_capture_on_commit_callbacks)
-    flaky_gateway.outage = 2
+    settings.SMS_RETRY_BASE_SECONDS = 30
+    with time_machine.travel("2026-11-20 10:00 +03:00", tick=False) as clock:
+        message = _queued_otp(django_capture_on_commit_callbacks)
+        flaky_gateway.outage = 2
 
-    tasks.message_send.apply(args=(message.pk,))
+        tasks.message_send.apply(args=(message.pk,))
+        message.refresh_from_db()
+        assert (message.status, message.defer_reason, message.attempts) == ("queued", "retry", 1)
+        clock.shift(29)
+        outbox_dispatch()  # not due yet: nothing is tried
+        assert flaky_gateway.outage == 1
+        clock.shift(1)
+        outbox_dispatch()  # 30 s after the first failure: second try, fails
+        clock.shift(59)
+        outbox_dispatch()  # the backoff doubled: not due yet
+        assert flaky_gateway.texts == []
+        clock.shift(1)
+        outbox_dispatch()  # 60 s after the second failure: sent
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -215,16 +237,35 @@ def test_gateway_outage_is_retried_until_the_message_is_sent(
 
 
 def test_gateway_that_stays_unavailable_fails_the_message_and_wipes_its_secret(
-    flaky_gateway, django_capture_on_commit_callbacks
+    flaky_gateway, settings, django_capture_on_commit_callbacks
 ):
-    message = _queued_otp(django_capture_on_commit_callbacks)
-    flaky_gateway.outage = 100
-
-    tasks.message_send.apply(args=(message.pk,))
+    settings.SMS_MAX_ATTEMPTS = 4
+    with time_machine.travel("2026-11-20 10:00 +03:00", tick=False) as clock:
+        message = _queued_otp(django_capture_on_commit_callbacks)
+        flaky_gateway.outage = 100
+        tasks.message_send.apply(args=(message.pk,))
+        for _ in range(4):  # tries at 0, 2, 4 and 6 min: within the code's lifetime
+            clock.shift(120)
+            outbox_dispatch()
 
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
-    assert message.attempts == tasks.message_send.max_retries + 1
+    assert message.attempts == 4
     assert message.sealed_body == ""
     assert "503 from gateway" in message.error
+    assert flaky_gateway.texts == []
+
+
+def test_code_that_could_not_go_out_within_its_lifetime_is_never_sent_late(
+    flaky_gateway, django_capture_on_commit_callbacks
+):
+    with time_machine.travel("2026-11-20 10:00 +03:00", tick=False) as clock:
+        message = _queued_otp(django_capture_on_commit_callbacks)
+        flaky_gateway.outage = 1
+        tasks.message_send.apply(args=(message.pk,))
+        clock.shift(11 * 60)  # the gateway is back, but the code has expired
+        outbox_dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.error, message.sealed_body) == ("skipped", "expired", "")
     assert flaky_gateway.texts == []

@@ -1,0 +1,1 @@
+"""HTTP interfaces of payments: operators' public callbacks and the staff API."""

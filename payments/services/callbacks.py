@@ -1,0 +1,305 @@
+"""The callback inbox: every operator request stored raw, then processed exactly once.
+
+`callback_receive` does, per request:
+1. the checks that need no database, in memory: the HTTP method, the URL token (constant
+   time; wrong -> 403), the provider's optional source-IP allow-list (403), the adapter's
+   parse and signature check (CallbackRejected -> 400/403);
+2. the raw store: one INSERT, committed on its own before anything else touches the database,
+   of the request as received (headers, body, remote address, time, method, path with the
+   token masked) with what step 1 concluded: rejected, or duplicate when the event was
+   processed already (the common resend costs one SELECT and this INSERT);
+3. for a new event, one transaction that claims it with an insert-on-conflict into
+   ProcessedEvent keyed (provider, event_key) (a resend racing the first delivery conflicts
+   there: duplicate, nothing else; on PostgreSQL a copy arriving while another delivery of
+   the same event is being processed does not even wait for it: a transaction-scoped
+   advisory lock taken without waiting tells it so) and applies it: in the request, or, with
+   settings.PAYMENTS_CALLBACKS_ASYNC, in a worker (the operator is acknowledged once the raw
+   row is committed). Either way the sweep (services/sweep.py, every minute) processes any
+   delivery left `received` by a lost task or a crash, and retries for an hour those whose
+   processing failed.
+
+When to believe a callback: see services/verdicts.py (the doubt rule).
+
+An event whose intent we cannot find is stored as unmatched and acknowledged, so the operator
+stops retrying; its claim is released so that a resend, after the push committed, still
+applies. A paybill confirmation is credited to the account it names, or parked in suspense
+(services/paybill.py); a paybill validation changes nothing and is answered accept/reject.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from payments.models import (
+    CallbackDelivery,
+    CallbackStatus,
+    PaymentIntent,
+    ProcessedEvent,
+)
+from payments.providers import provider_get
+from payments.providers.base import (
+    Acknowledgement,
+    CallbackEvent,
+    CallbackRejected,
+    InboundCallback,
+    PaymentProvider,
+)
+from payments.services.paybill import paybill_account_find, paybill_payment_record
+from payments.services.verdicts import verdict_apply
+
+logger = logging.getLogger(__name__)
+
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+VALIDATION_KIND = "c2b_validation"
+# Deliveries the sweep (services/sweep.py) may still process.
+RETRIED_STATUSES = (CallbackStatus.RECEIVED, CallbackStatus.ERROR)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks that need no database concluded about a request."""
+
+    provider: PaymentProvider | None = None
+    event: CallbackEvent | None = None
+    refusal: tuple[int, str] | None = None  # (HTTP status, reason)
+
+
+def _raw(*, provider, kind, method, path, token, headers, body, remote_addr) -> dict:
+    """The request as received, token masked, credentials hidden, ready to store."""
+    return {
+        "provider": provider,
+        "kind": kind,
+        "method": method[:8],
+        "path": (path.replace(token, "<token>") if token else path)[:255],
+        "headers": {
+            k: "<hidden>" if k.lower() in HIDDEN_HEADERS else v for k, v in headers.items()
+        },
+        "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "remote_addr": remote_addr,
+    }
+
+
+def delivery_mark(delivery: CallbackDelivery, status: str, outcome: str, **fields) -> None:
+    CallbackDelivery.objects.filter(pk=delivery.pk).update(
+        status=status, outcome=outcome[:200], **fields
+    )
+
+
+def _address_allowed(remote_addr: str | None, allowed: list[str] | tuple[str, ...]) -> bool:
+    if not allowed:
+        return True
+    if not remote_addr:
+        return False
+    address = ipaddress.ip_address(remote_addr)
+    return any(address in ipaddress.ip_network(net.strip(), strict=False) for net in allowed)
+
+
+def _check(*, provider, kind, method, token, headers, body, remote_addr, methods) -> _Checked:
+    """Method, URL token (constant time), source address, then the adapter's parse (signature,
+    shape): everything that needs no database."""
+    if method not in methods:
+        return _Checked(refusal=(405, "method not allowed"))
+    conf = settings.PAYMENT_PROVIDERS.get(provider)
+    if conf is None:
+        return _Checked(refusal=(404, "provider not configured"))
+    options = conf["options"]
+    expected = str(options.get("callback_token") or "")
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        return _Checked(refusal=(403, "wrong URL token"))
+    if not _address_allowed(remote_addr, options.get("allowed_ips") or ()):
+        return _Checked(refusal=(403, "source address not allowed"))
+    adapter = provider_get(provider)
+    inbound = InboundCallback(kind, method, headers, body, remote_addr)
+    try:
+        event = adapter.callback_parse(inbound)
+    except CallbackRejected as exc:
+        return _Checked(refusal=(exc.status, exc.reason))
+    if not event.event_key:
+        return _Checked(refusal=(400, "no event key"))
+    return _Checked(provider=adapter, event=event)
+
+
+def callback_receive(
+    *,
+    provider: str,
+    kind: str,
+    method: str,
+    path: str,
+    token: str,
+    headers: dict[str, str],
+    body: bytes,
+    remote_addr: str | None,
+    methods: tuple[str, ...] = ("POST",),
+) -> Acknowledgement:
+    """Store one operator request and act on it; returns what to answer the operator.
+
+    The request is stored raw, in its own committed INSERT, before anything touches the
+    database; that row already says what the checks needing no database concluded (rejected,
+    or a resend of an event already processed: duplicate). Only then is a new event processed.
+    Raises (after marking the stored request `error`) when processing fails unexpectedly.
+    """
+    raw = _raw(
+        provider=provider,
+        kind=kind,
+        method=method,
+        path=path,
+        token=token,
+        headers=headers,
+        body=body,
+        remote_addr=remote_addr,
+    )
+    try:
+        checked = _check(
+            provider=provider,
+            kind=kind,
+            method=method,
+            token=token,
+            headers=headers,
+            body=body,
+            remote_addr=remote_addr,
+            methods=methods,
+        )
+    except Exception:
+        CallbackDelivery.objects.create(**raw, status=CallbackStatus.ERROR, outcome="check failed")
+        raise
+    if checked.refusal is not None:
+        return _refused(raw, *checked.refusal)
+    event, adapter = checked.event, checked.provider
+    key = event.event_key[:100]
+    seen = kind != VALIDATION_KIND and (
+        ProcessedEvent.objects.filter(provider=provider, event_key=key).exists()
+    )
+    delivery = CallbackDelivery.objects.create(
+        **raw,
+        event_key=key,
+        status=CallbackStatus.DUPLICATE if seen else CallbackStatus.RECEIVED,
+        outcome="already processed" if seen else "",
+    )
+    if seen:
+        return adapter.callback_ack(event, accepted=True)
+    if kind != VALIDATION_KIND and getattr(settings, "PAYMENTS_CALLBACKS_ASYNC", False):
+        _enqueue(delivery)
+        return adapter.callback_ack(event, accepted=True)
+    try:
+        if kind == VALIDATION_KIND:
+            return _paybill_validate(delivery, adapter, event)
+        return callback_event_apply(delivery, adapter, event, key=key)
+    except Exception:
+        delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
+        raise
+
+
+def _enqueue(delivery: CallbackDelivery) -> None:
+    """Hand a stored delivery to a worker (the row is committed already). If the broker is
+    down, the sweep (services/sweep.py, every minute) processes it."""
+    from payments.tasks import callback_process_task
+
+    try:
+        callback_process_task.delay(delivery.pk)
+    except Exception:  # any broker failure: the sweep takes over
+        logger.exception("callback enqueue failed", extra={"delivery": delivery.pk})
+
+
+def _refused(raw: dict, status: int, reason: str) -> Acknowledgement:
+    delivery = CallbackDelivery.objects.create(
+        **raw, status=CallbackStatus.REJECTED, outcome=reason[:200]
+    )
+    logger.warning(
+        "callback rejected",
+        extra={"provider": delivery.provider, "delivery": delivery.pk, "reason": reason},
+    )
+    code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(status, "rejected")
+    return Acknowledgement(status=status, body={"code": code})
+
+
+def _paybill_validate(
+    delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent
+) -> Acknowledgement:
+    reference = event.paybill.bill_reference if event.paybill else ""
+    account = paybill_account_find(reference, provider=delivery.provider)
+    accepted = account is not None
+    outcome = f"accepted for {account.number}" if accepted else "refused: unknown account"
+    delivery_mark(delivery, CallbackStatus.PROCESSED, outcome)
+    if hasattr(provider, "c2b_validation_ack"):
+        return provider.c2b_validation_ack(accepted=accepted, reason="invalid_account")
+    return provider.callback_ack(event, accepted=accepted)
+
+
+def _event_claim(*, provider: str, event_key: str, delivery_id: int) -> bool:
+    """Insert the (provider, event_key) row; False when it exists (a resend). One statement."""
+    table = connection.ops.quote_name(ProcessedEvent._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (provider, event_key, delivery_id, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
+            [provider, event_key, delivery_id, now],
+        )
+        return cursor.fetchone() is not None
+
+
+def _event_lock(*, provider: str, event_key: str) -> bool:
+    """PostgreSQL: take a transaction-scoped advisory lock on the event, without waiting; False
+    when another delivery of the same event is being processed right now. (SQLite's IMMEDIATE
+    transactions serialize writers anyway.)"""
+    if connection.vendor != "postgresql":
+        return True
+    digest = hashlib.sha256(f"payments.event:{provider}:{event_key}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _mark_duplicate(delivery: CallbackDelivery, outcome: str) -> None:
+    # Only a delivery still waiting is relabelled: the sweep may meet one just processed.
+    CallbackDelivery.objects.filter(pk=delivery.pk, status__in=RETRIED_STATUSES).update(
+        status=CallbackStatus.DUPLICATE, outcome=outcome
+    )
+
+
+@transaction.atomic
+def callback_event_apply(
+    delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent, *, key: str
+) -> Acknowledgement:
+    if not _event_lock(provider=delivery.provider, event_key=key):
+        # A copy racing the delivery being processed now: that one settles the event (and,
+        # should it fail, the sweep retries its stored row), so this copy need not wait.
+        _mark_duplicate(delivery, "being processed by another delivery")
+        return provider.callback_ack(event, accepted=True)
+    if not _event_claim(provider=delivery.provider, event_key=key, delivery_id=delivery.pk):
+        _mark_duplicate(delivery, "already processed")
+        return provider.callback_ack(event, accepted=True)
+    return _event_process(delivery, provider, event, key=key)
+
+
+def _event_process(
+    delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent, *, key: str
+) -> Acknowledgement:
+    if event.paybill is not None:
+        result = paybill_payment_record(provider=delivery.provider, paybill=event.paybill)
+        outcome = f"paybill: {result._meta.model_name} {result.pk}"
+        delivery_mark(delivery, CallbackStatus.PROCESSED, outcome)
+        return provider.callback_ack(event, accepted=True)
+    intent = None
+    if event.callback_key and event.verdict is not None:
+        intent = (
+            PaymentIntent.objects.select_for_update(of=("self",))
+            .select_related("account__operator")
+            .filter(provider=delivery.provider, callback_key=event.callback_key[:100])
+            .first()
+        )
+    if intent is None:
+        ProcessedEvent.objects.filter(provider=delivery.provider, event_key=key).delete()
+        delivery_mark(delivery, CallbackStatus.UNMATCHED, "no matching payment")
+        return provider.callback_ack(event, accepted=True)
+    outcome = verdict_apply(intent, provider, event, kind=delivery.kind)
+    delivery_mark(delivery, CallbackStatus.PROCESSED, outcome, intent=intent)
+    return provider.callback_ack(event, accepted=True)

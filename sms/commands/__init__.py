@@ -1,0 +1,1 @@
+"""Inbound SMS commands (an interface layer: it calls billing and payments services)."""

@@ -1,0 +1,115 @@
+"""Callbacks processed by a worker (PAYMENTS_CALLBACKS_ASYNC), and the sweep that processes
+any delivery left unprocessed: acknowledged once stored, credited once, never lost."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from billing.models import JournalKind, JournalTransaction
+from payments.models import CallbackDelivery, CallbackStatus, Channel, IntentStatus
+from payments.services.intents import payment_intent_create
+from payments.services.push import payment_intent_push
+from payments.services.sweep import callback_deliveries_sweep, callback_delivery_process
+from payments.tasks import payments_reconcile
+from tests.payments.support import kes, sandbox_callback
+
+pytestmark = pytest.mark.django_db
+TASK = "payments.tasks.callback_process_task.delay"
+
+
+@pytest.fixture
+def intent(sandbox, account, settings):
+    settings.PAYMENTS_CALLBACKS_ASYNC = True
+    intent = payment_intent_create(
+        account=account,
+        phone="+254712345678",
+        amount=kes("1200"),
+        channel=Channel.USSD,
+        idempotency_key="ussd:async",
+    )
+    return payment_intent_push(intent_id=intent.pk)
+
+
+def credits() -> int:
+    return JournalTransaction.objects.filter(kind=JournalKind.PAYMENT).count()
+
+
+def test_the_operator_is_acknowledged_once_stored_and_a_worker_credits(intent, client):
+    with mock.patch(TASK) as enqueue:
+        response = sandbox_callback(client, reference=intent.provider_reference)
+
+    delivery = CallbackDelivery.objects.get()
+    assert response.status_code == 200
+    assert delivery.status == CallbackStatus.RECEIVED
+    assert credits() == 0
+    enqueue.assert_called_once_with(delivery.pk)
+
+    assert callback_delivery_process(delivery_id=delivery.pk) == CallbackStatus.PROCESSED
+    assert callback_delivery_process(delivery_id=delivery.pk) == "nothing to do"
+    intent.refresh_from_db()
+    assert intent.status == IntentStatus.SUCCEEDED
+    assert credits() == 1
+
+
+def test_copies_that_raced_each_other_are_settled_by_the_claim(intent, client):
+    with mock.patch(TASK):
+        for _ in range(3):
+            sandbox_callback(client, reference=intent.provider_reference)
+    deliveries = list(CallbackDelivery.objects.order_by("pk").values_list("pk", flat=True))
+
+    outcomes = [callback_delivery_process(delivery_id=pk) for pk in deliveries]
+
+    assert outcomes == [
+        CallbackStatus.PROCESSED,
+        CallbackStatus.DUPLICATE,
+        CallbackStatus.DUPLICATE,
+    ]
+    assert credits() == 1
+
+
+def test_a_broker_outage_loses_nothing_the_sweep_processes_it(intent, client):
+    with mock.patch(TASK, side_effect=ConnectionError("broker down")):
+        response = sandbox_callback(client, reference=intent.provider_reference)
+    assert response.status_code == 200
+
+    assert callback_deliveries_sweep() == 0  # too fresh: its worker may still be on it
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        result = payments_reconcile()
+
+    assert result["callbacks_swept"] == 1
+    assert CallbackDelivery.objects.get().status == CallbackStatus.PROCESSED
+    assert credits() == 1
+
+
+def test_the_sweep_never_relabels_a_delivery_its_request_processed(
+    sandbox, intent, client, settings
+):
+    settings.PAYMENTS_CALLBACKS_ASYNC = False
+    sandbox_callback(client, reference=intent.provider_reference)
+    delivery = CallbackDelivery.objects.get()
+
+    assert callback_delivery_process(delivery_id=delivery.pk) == "nothing to do"
+    delivery.refresh_from_db()
+    assert delivery.status == CallbackStatus.PROCESSED
+
+
+def test_a_failed_processing_is_retried_by_the_sweep_for_an_hour(intent, client, settings):
+    settings.PAYMENTS_CALLBACKS_ASYNC = False
+    with mock.patch(
+        "payments.services.verdicts.payment_intent_transition_locked",
+        side_effect=RuntimeError("database restarted"),
+    ):
+        failed = sandbox_callback(client, reference=intent.provider_reference)
+    assert failed.status_code == 500
+    assert CallbackDelivery.objects.get().status == CallbackStatus.ERROR
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert callback_deliveries_sweep() == 0  # an hour of retries is over
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert callback_deliveries_sweep() == 1
+
+    assert CallbackDelivery.objects.get().status == CallbackStatus.PROCESSED
+    assert credits() == 1

@@ -1,0 +1,113 @@
+"""Reads the USSD menus need, as plain values the session keeps for its other hops.
+
+A phone's accounts are those it owns (ServiceAccount.owner.phone) or is a contact of
+(AccountContact.phone), of the operator whose USSD code was dialled (every operator's when
+the code is none of theirs), closed accounts left out.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, Subquery
+
+from accounts.models import User
+from billing.models import (
+    AccountStatus,
+    Meter,
+    MeterReading,
+    Operator,
+    ReadingStatus,
+    ServiceAccount,
+)
+
+OPERATOR_FIELDS = (
+    "id",
+    "name",
+    "currency",
+    "phone_region",
+    "timezone",
+    "paybill",
+    "help_phone",
+    "ussd_code",
+)
+ADDRESS_CHARS = 24
+
+
+def caller_user(phone: str) -> tuple[int | None, str]:
+    """(user id, language) of the phone, (None, "") when it has no user."""
+    row = User.objects.filter(phone=phone).values_list("id", "language").first()
+    return row if row else (None, "")
+
+
+def operator_for_code(service_code: str) -> dict | None:
+    """The operator whose USSD code was dialled (as values), or None."""
+    code = (service_code or "").strip()
+    if not code:
+        return None
+    return Operator.objects.filter(ussd_code=code).values(*OPERATOR_FIELDS).first()
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int | None
+    language: str
+    accounts: list[dict]
+    operators: dict[int, dict]  # of the accounts, by id
+
+
+def caller_load(phone: str, operator: dict | None) -> Caller:
+    """The caller's user and accounts, with the accounts' operators: one query when the code
+    dialled is an operator's (its accounts only); a second one reads the operators when it is
+    not, or reads the user of a phone that has no account."""
+    user = User.objects.filter(phone=phone)
+    accounts = (
+        ServiceAccount.objects.filter(Q(owner__phone=phone) | Q(contacts__phone=phone))
+        .exclude(status=AccountStatus.CLOSED)
+        .annotate(
+            caller_id=Subquery(user.values("id")[:1]),
+            caller_language=Subquery(user.values("language")[:1]),
+        )
+        .order_by("id")
+        .distinct()
+    )
+    if operator is not None:
+        accounts = accounts.filter(operator_id=operator["id"])
+    rows = list(
+        accounts.values(
+            "id",
+            "number",
+            "utility",
+            "status",
+            "tariff_id",
+            "operator_id",
+            "address",
+            "caller_id",
+            "caller_language",
+        )
+    )
+    if rows:
+        user_id, language = rows[0]["caller_id"], rows[0]["caller_language"] or ""
+    else:
+        user_id, language = caller_user(phone)
+    for row in rows:
+        del row["caller_id"], row["caller_language"]
+        row["address"] = row["address"][:ADDRESS_CHARS]
+    operators = {operator["id"]: operator} if operator is not None else {}
+    missing = {row["operator_id"] for row in rows} - operators.keys()
+    if missing:
+        found = Operator.objects.filter(pk__in=missing).values(*OPERATOR_FIELDS)
+        operators.update({values["id"]: values for values in found})
+    return Caller(user_id, language, rows, operators)
+
+
+def account_meters(account_id: int) -> list[dict]:
+    """The account's meters in service (id, serial), oldest first."""
+    meters = Meter.objects.filter(account_id=account_id, removed_at__isnull=True)
+    return list(meters.order_by("installed_at", "id").values("id", "serial"))
+
+
+def meter_last_reading(meter_id: int) -> tuple[Decimal, datetime] | None:
+    """(index, read at) of the meter's latest accepted reading, or None."""
+    accepted = MeterReading.objects.filter(meter_id=meter_id, status=ReadingStatus.ACCEPTED)
+    return accepted.order_by("-read_at").values_list("index", "read_at").first()
