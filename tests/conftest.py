@@ -76,3 +76,19 @@ def _clean_cache():
     else:
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request):
+    """Tasks queued by a test run in the test's own process, on every backend, so a test sees
+    their effects at once. Only `worker` tests publish to the real broker: they prove delivery
+    through a live worker."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

@@ -1,10 +1,9 @@
-"""Fixtures of the SMS tests: tasks run in-process (except `worker` tests), a worker never
+"""Fixtures of the SMS tests (tasks run in-process: see tests/conftest.py): a worker never
 sleeps for the rate limit (a refused message is deferred instead), quiet hours are off unless
 a test sets them, and the gateways are the real SDKs pointed at a local fake server."""
 
 import pytest
 
-from config.celery import app as celery_app
 from sms.gateways.fake import FakeSmsServer
 from sms.throttle import buckets_reset_local
 
@@ -13,17 +12,11 @@ TWILIO_TOKEN = "twilio-test-token"
 
 
 @pytest.fixture(autouse=True)
-def _sms_defaults(request, settings):
+def _sms_defaults(settings):
     buckets_reset_local()
     settings.SMS_RATE_MAX_WAIT_SECONDS = 0
     settings.SMS_QUIET_HOURS = ""
-    if request.node.get_closest_marker("worker"):
-        yield
-        return
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
     yield
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture
