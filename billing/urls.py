@@ -1,6 +1,15 @@
 """The billing API, mounted under /api/ by config/urls.py."""
 
-from billing.api import accounts, dunning, invoices, meters, readings, statements, tariffs
+from billing.api import (
+    accounts,
+    dunning,
+    invitations,
+    invoices,
+    meters,
+    readings,
+    statements,
+    tariffs,
+)
 
 urlpatterns = [
     *accounts.urlpatterns,
@@ -10,4 +19,5 @@ urlpatterns = [
     *tariffs.urlpatterns,
     *invoices.urlpatterns,
     *dunning.urlpatterns,
+    *invitations.urlpatterns,
 ]

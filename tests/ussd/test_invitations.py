@@ -145,7 +145,6 @@ def test_a_code_redeemed_from_several_phones_at_once_links_one():
     assert AccountContact.objects.filter(account=account).count() == 1
 
 
-@pytest.mark.urls("tests.ussd.invitation_urls")
 @pytest.mark.parametrize("role", [Role.AGENT, Role.MANAGER])
 def test_agents_and_managers_issue_a_code_shown_in_the_response_only(account, role):
     staff = staff_make(role)
@@ -161,7 +160,6 @@ def test_agents_and_managers_issue_a_code_shown_in_the_response_only(account, ro
     assert redeem(account, body["code"]) == account
 
 
-@pytest.mark.urls("tests.ussd.invitation_urls")
 @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.CUSTOMER])
 def test_other_roles_may_not_issue_codes(account, role):
     response = client_for(staff_make(role)).post(f"/api/accounts/{account.pk}/invitations")
@@ -169,7 +167,6 @@ def test_other_roles_may_not_issue_codes(account, role):
     assert not AccountInvitation.objects.exists()
 
 
-@pytest.mark.urls("tests.ussd.invitation_urls")
 def test_issuing_needs_a_login_and_an_existing_account(account, client):
     assert client.post(f"/api/accounts/{account.pk}/invitations").status_code == 401
     agent = client_for(staff_make(Role.AGENT))
@@ -231,8 +228,6 @@ def test_the_endpoint_is_documented_without_schema_warnings(tmp_path):
         "spectacular",
         "--validate",
         "--fail-on-warn",
-        "--urlconf",
-        "tests.ussd.invitation_urls",
         "--file",
         str(out),
     )
