@@ -76,19 +76,29 @@ def _tables() -> str:
 
 
 def _insert_sql(scope: PolicyScope, *, bounded: bool) -> str:
+    """`todo`: the chunk's invoices whose latest due stage is not recorded yet (one index probe
+    per invoice); then one event per due stage of each, conflicts skipped."""
+    event = _q(DunningEvent._meta.db_table)
     tariffs = ""
     if scope.tariff_ids:
         marks = ", ".join(["%s"] * len(scope.tariff_ids))
         tariffs = f"AND a.tariff_id {'NOT IN' if scope.is_default else 'IN'} ({marks})"
     stages = ", ".join(["(%s, %s, %s)"] * len(scope.stages))
     return f"""
-        WITH s (stage_id, cutoff, next_cutoff) AS (VALUES {stages})
-        INSERT INTO {_q(DunningEvent._meta.db_table)}
-               (invoice_id, stage_id, account_id, run_date, superseded, created_at)
-        SELECT i.id, s.stage_id, i.account_id, %s, i.due_date <= s.next_cutoff, %s
-          FROM {_tables()} JOIN s ON i.due_date <= s.cutoff
-         WHERE i.operator_id = %s AND i.id > %s {"AND i.id <= %s" if bounded else ""}
-           {tariffs} AND {_dunnable()}
+        WITH s (stage_id, cutoff, next_cutoff) AS (VALUES {stages}),
+        todo AS (
+            SELECT i.id, i.account_id, i.due_date FROM {_tables()}
+             WHERE i.operator_id = %s AND i.id > %s {"AND i.id <= %s" if bounded else ""}
+               {tariffs} AND {_dunnable()}
+               AND NOT EXISTS (
+                   SELECT 1 FROM {event} e JOIN s AS latest ON latest.stage_id = e.stage_id
+                    WHERE e.invoice_id = i.id
+                      AND i.due_date <= latest.cutoff AND i.due_date > latest.next_cutoff)
+        )
+        INSERT INTO {event} (invoice_id, stage_id, account_id, run_date, superseded, created_at)
+        SELECT todo.id, s.stage_id, todo.account_id, %s, todo.due_date <= s.next_cutoff, %s
+          FROM todo JOIN s ON todo.due_date <= s.cutoff
+         WHERE TRUE
         ON CONFLICT (invoice_id, stage_id) DO NOTHING
         RETURNING id, invoice_id, account_id, stage_id, superseded
     """  # noqa: S608 - table names from _meta, values bound
@@ -99,7 +109,11 @@ def events_insert(
 ) -> list[NewEvent]:
     """Record every stage of the policy that the invoices with ids in (low, high] have reached
     on `on_date` and that is not recorded yet (one statement); a stage is superseded when the
-    next one is due too. The new events, in stage order."""
+    next one is due too. The new events, in stage order.
+
+    Every run records all the stages due at once, so an invoice whose latest due stage is
+    recorded has nothing to do and is passed over with one index probe. (A stage added to a
+    policy therefore applies to the invoices that have not yet reached a later stage.)"""
     day = connection.ops.adapt_datefield_value
     stages = {stage.pk: stage for stage in scope.stages}
     params = []
@@ -109,13 +123,8 @@ def events_insert(
         cutoff = on_date - timedelta(days=stage.offset_days)
         params += [stage.pk, day(cutoff), day(next_cutoff)]
     low, high = ids
-    params += [
-        day(on_date),
-        connection.ops.adapt_datetimefield_value(now),
-        scope.policy.operator_id,
-    ]
-    params += [low] if high is None else [low, high]
-    params += scope.tariff_ids
+    params += [scope.policy.operator_id, low] + ([] if high is None else [high])
+    params += [*scope.tariff_ids, day(on_date), connection.ops.adapt_datetimefield_value(now)]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(scope, bounded=high is not None), params)
         rows = cursor.fetchall()

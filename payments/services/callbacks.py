@@ -232,30 +232,26 @@ def _paybill_validate(
 
 
 def _event_claim(*, provider: str, event_key: str, delivery_id: int) -> bool:
-    """Insert the (provider, event_key) row; False when it exists (a resend). One statement."""
+    """Insert the (provider, event_key) row, in one statement; False for a resend: the row
+    exists, or (PostgreSQL) another delivery of the event holds its advisory lock right now,
+    which this insert takes without waiting, so a copy never queues behind the first.
+    (SQLite's IMMEDIATE transactions serialize writers anyway.)"""
     table = connection.ops.quote_name(ProcessedEvent._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [provider, event_key, delivery_id, now]
+    condition = " WHERE 1 = 1"  # SQLite wants a WHERE before an upsert's ON CONFLICT
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"payments.event:{provider}:{event_key}".encode()).digest()
+        params.append(int.from_bytes(digest[:8], "big", signed=True))
+        condition = " WHERE pg_try_advisory_xact_lock(%s)"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (provider, event_key, delivery_id, created_at) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
-            [provider, event_key, delivery_id, now],
+            f"INSERT INTO {table} (provider, event_key, delivery_id, created_at) "
+            f"SELECT %s, %s, %s, %s{condition} "
+            "ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
+            params,
         )
         return cursor.fetchone() is not None
-
-
-def _event_lock(*, provider: str, event_key: str) -> bool:
-    """PostgreSQL: take a transaction-scoped advisory lock on the event, without waiting; False
-    when another delivery of the same event is being processed right now. (SQLite's IMMEDIATE
-    transactions serialize writers anyway.)"""
-    if connection.vendor != "postgresql":
-        return True
-    digest = hashlib.sha256(f"payments.event:{provider}:{event_key}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
-        )
-        return bool(cursor.fetchone()[0])
 
 
 def _mark_duplicate(delivery: CallbackDelivery, outcome: str) -> None:
@@ -269,12 +265,9 @@ def _mark_duplicate(delivery: CallbackDelivery, outcome: str) -> None:
 def callback_event_apply(
     delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent, *, key: str
 ) -> Acknowledgement:
-    if not _event_lock(provider=delivery.provider, event_key=key):
-        # A copy racing the delivery being processed now: that one settles the event (and,
-        # should it fail, the sweep retries its stored row), so this copy need not wait.
-        _mark_duplicate(delivery, "being processed by another delivery")
-        return provider.callback_ack(event, accepted=True)
     if not _event_claim(provider=delivery.provider, event_key=key, delivery_id=delivery.pk):
+        # Processed already, or being processed by another delivery right now: that one
+        # settles the event (should it fail, the sweep retries its stored row).
         _mark_duplicate(delivery, "already processed")
         return provider.callback_ack(event, accepted=True)
     return _event_process(delivery, provider, event, key=key)
