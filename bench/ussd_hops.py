@@ -184,6 +184,7 @@ def _free_port() -> int:
 
 def gunicorn_start(workers: int) -> tuple[subprocess.Popen, int]:
     port = _free_port()
+    (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "bench-ussd-gunicorn.log", "ab")  # noqa: SIM115 - kept by the child
     server = subprocess.Popen(
         [
