@@ -301,8 +301,9 @@ def invoice_reissue(*, original: Invoice, actor, reason: str = "Corrected invoic
 
     The replacement bills the readings of the original (they move to it) with the tariff as it
     stands now. Refused (InvoiceNotReissuable) for penalties and fees and for an invoice that
-    payments were allocated to: credit the difference with a credit note instead. Idempotent:
-    if `original` was already replaced, its replacement is returned.
+    payments were allocated to: credit the difference with a credit note instead. The original
+    ends cancelled. Idempotent: if `original` was already replaced, its replacement is
+    returned.
     """
     account = service_account_lock(account_id=original.account_id)
     original = Invoice.objects.get(pk=original.pk)
@@ -324,4 +325,8 @@ def invoice_reissue(*, original: Invoice, actor, reason: str = "Corrected invoic
         is_estimated=any(reading.is_estimated for reading in readings),
         readings=readings,
     )
-    return _issue(account=account, period=original.period, usage=usage, replaces=original)
+    replacement = _issue(account=account, period=original.period, usage=usage, replaces=original)
+    # Fully credited, the original reads "paid"; it was never paid but withdrawn: cancelled
+    # (a status no payment, credit note or dunning stage touches again).
+    Invoice.objects.filter(pk=original.pk).update(status=InvoiceStatus.CANCELLED)
+    return replacement

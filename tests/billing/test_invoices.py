@@ -169,6 +169,8 @@ def test_reissue_credits_the_original_and_bills_its_readings_at_the_right_tariff
         12600,
     )
     assert CreditNote.objects.get(invoice=original).amount_minor == 33060
+    original.refresh_from_db()
+    assert original.status == InvoiceStatus.CANCELLED
     assert MeterReading.objects.get(meter__account=account).invoice == replacement
     assert account_balance(account) == Money(12600, "KES")
     assert invoice_issue(account=account, period=NOV) == replacement
