@@ -22,12 +22,12 @@ GOOD = {
 }
 
 
-def _start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+def _start(env_overrides: dict[str, str], probe: str = PROBE) -> subprocess.CompletedProcess:
     # A clean environment: only what any process has, plus the settings under test.
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
     )
 
 
@@ -59,3 +59,21 @@ def test_production_turns_on_secure_cookies_hsts_and_https_redirect_behind_a_pro
     assert hsts >= 31536000
     assert proxy_header == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert hasher.endswith("Argon2PasswordHasher")
+
+
+def test_the_meter_command_hook_and_its_options_come_from_the_environment():
+    probe = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.METER_COMMAND_HOOK, s.METER_COMMAND_HOOK_OPTIONS]))"
+    )
+    hook = {
+        "METER_COMMAND_HOOK": "meters.vendor.Hook",
+        "METER_COMMAND_HOOK_OPTIONS": '{"base_url": "https://meters.example", "timeout": 5}',
+    }
+    result = _start({**GOOD, **hook}, probe)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "meters.vendor.Hook",
+        {"base_url": "https://meters.example", "timeout": 5},
+    ]

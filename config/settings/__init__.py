@@ -4,6 +4,7 @@ Every variable is listed, with its meaning, in `.env.example` and the README.
 """
 
 from config.settings.base import *  # noqa: F403
+from config.settings.billing import *  # noqa: F403
 from config.settings.celery import *  # noqa: F403
 from config.settings.jwt import *  # noqa: F403
 from config.settings.payments import *  # noqa: F403
