@@ -6,7 +6,8 @@ than storing the rows (see bench/billing_run.py); on PostgreSQL these helpers us
 elsewhere fall back to executemany or bulk_create. Constraints and triggers apply as usual.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection
 from django.db.models import Model
@@ -58,3 +59,44 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
             marks = ", ".join(["%s"] * len(fields))
             sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from _meta
             cursor.executemany(sql, list(rows))
+
+
+@contextmanager
+def array_cursor() -> Iterator:
+    """PostgreSQL: a cursor of the current connection (and transaction) that binds parameters
+    on the server. Django's cursors quote every value into the SQL text, which for statements
+    fed by arrays of thousands of values (INSERT ... SELECT FROM unnest, = ANY) costs more
+    than the statement itself. Database errors come out as Django's (IntegrityError...).
+    Elsewhere, Django's cursor."""
+    import psycopg
+
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield _Unprepared(cursor)
+
+
+class _Unprepared:
+    """Never a prepared statement: psycopg prepares a query run five times on a connection,
+    and PostgreSQL may then settle on a generic plan, which for arrays of unknown length is
+    far worse (a daily run executes the same statements hundreds of times)."""
+
+    def __init__(self, cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params=None) -> None:
+        self._cursor.execute(sql, params, prepare=False)
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+
+def id_filter(column: str, ids: list[int]) -> tuple[str, list]:
+    """`column` is one of `ids`: `= ANY(%s)` with one array on PostgreSQL (for array_cursor),
+    an IN list elsewhere. (SQL, params)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)

@@ -1,16 +1,21 @@
 """Posting to the double-entry ledger, and the chart of accounts.
 
 `ledger_post` is the only writer of journal transactions and entries. It checks the balance in
-Python (PostgreSQL checks again at commit) and inserts all entries of a transaction in one
-statement. Balances are always sums of entries.
+Python and inserts all entries of a transaction in one statement; PostgreSQL checks again (see
+billing/migrations 0002 and 0006). On PostgreSQL `ledger_post_many` writes all its journals and
+their entries in one statement, built from arrays (a thousand journals cost about as much to
+parse as one), and the database checks them all at the end of that statement. Balances are
+always sums of entries.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
+from billing.bulk import array_cursor
 from billing.exceptions import DuplicatePosting, UnbalancedTransaction
 from billing.models import (
     JournalTransaction,
@@ -26,8 +31,16 @@ PER_SERVICE_ACCOUNT = frozenset({Kind.RECEIVABLE, Kind.CUSTOMER_CREDIT})
 
 
 @dataclass(frozen=True)
+class AccountRef:
+    """A ledger account known by id and currency, for bulk posting without loading rows."""
+
+    pk: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class Posting:
-    account: LedgerAccount
+    account: LedgerAccount | AccountRef
     amount_minor: int  # debit > 0, credit < 0
 
 
@@ -103,28 +116,95 @@ def _check_balanced(postings: tuple[Posting, ...] | list[Posting]) -> None:
         raise UnbalancedTransaction(extra={"sums": dict(sums)})
 
 
+# All journals of one ledger_post_many and their entries in one statement, from arrays (bound
+# in binary: %b). Ids are taken from the journal sequence up front, so the entries find their
+# journal by its position (n).
+BATCH_SQL = """
+    WITH spec AS MATERIALIZED (
+        SELECT nextval(pg_get_serial_sequence('billing_journaltransaction', 'id')) AS id, s.*
+          FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[])
+               WITH ORDINALITY AS s (kind, source_type, source_id, memo, reverses_id, n)
+    ), journals AS (
+        INSERT INTO billing_journaltransaction
+               (id, operator_id, kind, source_type, source_id, memo, reverses_id, created_at)
+        SELECT id, %s, kind, source_type, source_id, memo, reverses_id, %s FROM spec
+    ), entries AS (
+        INSERT INTO billing_ledgerentry (journal_id, account_id, currency, amount_minor)
+        SELECT spec.id, p.account_id, p.currency, p.amount_minor
+          FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[])
+               AS p (n, account_id, currency, amount_minor)
+          JOIN spec ON spec.n = p.n
+    )
+    SELECT id FROM spec ORDER BY n
+"""
+
+
+def _insert_batch(operator: Operator, journals: list[JournalSpec], now) -> list[int]:
+    """PostgreSQL: one INSERT of journals and entries (with `billing.ledger_batch` on, so the
+    database checks every journal at the end of the statement rather than one by one at
+    commit; see migration 0006). The journal ids, in order."""
+    kinds, types, sources, memos, reverses = [], [], [], [], []
+    positions, accounts, currencies, amounts = [], [], [], []
+    for n, spec in enumerate(journals, start=1):
+        kinds.append(str(spec.kind))
+        types.append(spec.source_type)
+        sources.append(str(spec.source_id))
+        memos.append(spec.memo[:200])
+        reverses.append(spec.reverses.pk if spec.reverses is not None else None)
+        for posting in spec.postings:
+            positions.append(n)
+            accounts.append(posting.account.pk)
+            currencies.append(posting.account.currency)
+            amounts.append(posting.amount_minor)
+    params = [kinds, types, sources, memos, reverses, operator.pk, now]
+    params += [positions, accounts, currencies, amounts]
+    with array_cursor() as cursor:
+        cursor.execute("SELECT set_config('billing.ledger_batch', 'on', true)")
+        cursor.execute(BATCH_SQL, params)
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT set_config('billing.ledger_batch', 'off', true)")
+    return ids
+
+
 @transaction.atomic
-def ledger_post_many(
-    *, operator: Operator, journals: list[JournalSpec]
-) -> list[JournalTransaction]:
-    """Post several balanced journal transactions with two INSERT statements in all.
+def ledger_post_ids(*, operator: Operator, journals: list[JournalSpec], now=None) -> list[int]:
+    """Post several balanced journal transactions; their ids, in order (no model instances:
+    the bulk path of the daily runs).
 
     Raises DuplicatePosting (and rolls back) if any (source_type, source_id, kind) was posted
     before: a backstop behind the callers' own idempotency checks.
     """
     for spec in journals:
         _check_balanced(spec.postings)
-    rows = [
-        JournalTransaction(
-            operator=operator,
-            kind=spec.kind,
-            source_type=spec.source_type,
-            source_id=str(spec.source_id),
-            memo=spec.memo[:200],
-            reverses=spec.reverses,
-        )
-        for spec in journals
-    ]
+    if not journals:
+        return []
+    if connection.vendor != "postgresql":
+        return [journal.pk for journal in _insert_orm(operator, journals)]
+    try:
+        with transaction.atomic():
+            return _insert_batch(operator, journals, now or timezone.now())
+    except IntegrityError as exc:
+        if "uniq_journal_source" in str(exc):
+            raise DuplicatePosting() from exc
+        raise
+
+
+def _journal(operator: Operator, spec: JournalSpec, **saved) -> JournalTransaction:
+    """The journal row of `spec` (`saved`: pk and created_at of one already inserted)."""
+    return JournalTransaction(
+        operator=operator,
+        kind=spec.kind,
+        source_type=spec.source_type,
+        source_id=str(spec.source_id),
+        memo=spec.memo[:200],
+        reverses=spec.reverses,
+        **saved,
+    )
+
+
+def _insert_orm(operator: Operator, journals: list[JournalSpec]) -> list[JournalTransaction]:
+    """Elsewhere (SQLite): two bulk INSERTs."""
+    rows = [_journal(operator, spec) for spec in journals]
     try:
         with transaction.atomic():
             created = JournalTransaction.objects.bulk_create(rows)
@@ -133,13 +213,36 @@ def ledger_post_many(
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
             journal=journal,
-            account=posting.account,
+            account_id=posting.account.pk,
             currency=posting.account.currency,
             amount_minor=posting.amount_minor,
         )
         for journal, spec in zip(created, journals, strict=True)
         for posting in spec.postings
     )
+    return created
+
+
+@transaction.atomic
+def ledger_post_many(
+    *, operator: Operator, journals: list[JournalSpec]
+) -> list[JournalTransaction]:
+    """Post several balanced journal transactions (see ledger_post_ids); the journals.
+
+    Raises DuplicatePosting (and rolls back) if any (source_type, source_id, kind) was posted
+    before: a backstop behind the callers' own idempotency checks.
+    """
+    if connection.vendor != "postgresql":
+        for spec in journals:
+            _check_balanced(spec.postings)
+        return _insert_orm(operator, journals)
+    now = timezone.now()
+    ids = ledger_post_ids(operator=operator, journals=journals, now=now)
+    created = []
+    for pk, spec in zip(ids, journals, strict=True):
+        journal = _journal(operator, spec, pk=pk, created_at=now)
+        journal._state.adding, journal._state.db = False, connection.alias
+        created.append(journal)
     return created
 
 

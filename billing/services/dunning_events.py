@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 
+from billing.bulk import array_cursor, id_filter
 from billing.models import (
     Dispute,
     DunningEvent,
@@ -138,11 +139,10 @@ def events_recheck(events: list[NewEvent]) -> list[NewEvent]:
     committed between the insert and the lock)."""
     if not events:
         return []
-    ids = sorted({event.invoice_id for event in events})
-    marks = ", ".join(["%s"] * len(ids))
-    sql = f"SELECT i.id FROM {_tables()} WHERE i.id IN ({marks}) AND {_dunnable()}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+    invoices, params = id_filter("i.id", sorted({event.invoice_id for event in events}))
+    sql = f"SELECT i.id FROM {_tables()} WHERE {invoices} AND {_dunnable()}"  # noqa: S608
+    with array_cursor() as cursor:
+        cursor.execute(sql, params)
         still = {row[0] for row in cursor.fetchall()}
     gone = [event.id for event in events if event.invoice_id not in still]
     if gone:

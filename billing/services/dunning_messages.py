@@ -52,18 +52,29 @@ def template_check(text: str) -> None:
             )
 
 
-def template_render(text: str, values: dict[str, str]) -> str:
-    """Substitute known placeholders; anything else is left as written."""
+Parts = tuple[tuple[str, str | None], ...]
+
+
+def template_compile(text: str) -> Parts:
+    """(literal, placeholder or None) pairs of a template, parsed once for many renders."""
     try:
-        parts = list(Formatter().parse(text))
+        return tuple((literal, field) for literal, field, _, _ in Formatter().parse(text))
     except ValueError:
-        return text
+        return ((text, None),)
+
+
+def parts_render(parts: Parts, values: dict[str, str]) -> str:
     out = []
-    for literal, field, _, _ in parts:
+    for literal, field in parts:
         out.append(literal)
         if field is not None:
             out.append(values.get(field, "{" + field + "}"))
     return "".join(out)
+
+
+def template_render(text: str, values: dict[str, str]) -> str:
+    """Substitute known placeholders; anything else is left as written."""
+    return parts_render(template_compile(text), values)
 
 
 def stage_template(stage: DunningStage, language: str) -> str:
@@ -91,8 +102,8 @@ class MessageFacts:
     operator: str
 
 
-def stage_message_text(stage: DunningStage, facts: MessageFacts) -> str:
-    values = {
+def _values(facts: MessageFacts) -> dict[str, str]:
+    return {
         "amount": facts.amount.format(),
         "due_date": date_text(facts.due_date),
         "account": facts.account,
@@ -101,7 +112,20 @@ def stage_message_text(stage: DunningStage, facts: MessageFacts) -> str:
         "ussd": facts.ussd,
         "operator": facts.operator,
     }
-    return template_render(stage_template(stage, facts.language), values)
+
+
+def stage_message_text(stage: DunningStage, facts: MessageFacts) -> str:
+    return template_render(stage_template(stage, facts.language), _values(facts))
+
+
+class StageTexts:
+    """A stage's templates parsed once per run, rendered for thousands of invoices."""
+
+    def __init__(self, stage: DunningStage):
+        self._parts = {lang: template_compile(stage_template(stage, lang)) for lang in LANGUAGES}
+
+    def render(self, language: str, values: dict[str, str]) -> str:
+        return parts_render(self._parts.get(language) or self._parts["en"], values)
 
 
 def stage_message_key(invoice_id: int, stage_id: int) -> str:

@@ -6,8 +6,9 @@ force on its due date, rounded once by `penalty_amount`; Dr receivable / Cr pena
 under the journal key ("penalty", <invoice id>, "penalty"); the overdue invoice marked
 overdue; customer credit then applied), for thousands of invoices with a constant number of
 queries: one read (`penalties_due`), then (`penalties_post`) one block of numbers, bulk inserts
-of invoices and lines, one `ledger_post_many`, one status UPDATE. The caller holds the
-accounts' row locks.
+of invoices and lines, one `ledger_post_ids`, one status UPDATE. On PostgreSQL the invoices,
+their lines and the status UPDATE are one statement built from arrays (no model instances).
+The caller holds the accounts' row locks.
 """
 
 from bisect import bisect_right
@@ -16,10 +17,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import connection
+from django.utils import timezone
 
-from billing.bulk import objects_insert, rows_insert
-from billing.ledger import JournalSpec, Posting, ledger_account_get, ledger_post_many
+from billing.bulk import array_cursor, id_filter, objects_insert, rows_insert
+from billing.ledger import (
+    AccountRef,
+    JournalSpec,
+    Posting,
+    ledger_account_get,
+    ledger_post_ids,
+)
 from billing.models import (
     Invoice,
     InvoiceKind,
@@ -77,14 +85,17 @@ class PenaltyTerms:
         return versions[index - 1] if index else None
 
 
-def _receivables(operator: Operator, accounts: dict[int, str]) -> dict[int, LedgerAccount]:
-    """receivable:<number> of each account id (in `accounts`: id -> number), made if missing."""
+def _receivables(operator: Operator, charges: list["Charge"]) -> dict[int, AccountRef]:
+    """receivable:<number> of each charge's account (found by `penalties_due`), made if
+    missing."""
     kind, currency = LedgerAccountKind.RECEIVABLE, operator.currency
-    rows = LedgerAccount.objects.filter(
-        operator=operator, kind=kind, currency=currency, service_account_id__in=list(accounts)
-    )
-    found = {row.service_account_id: row for row in rows}
-    missing = [
+    found = {
+        c.account_id: AccountRef(c.receivable_id, c.amount.currency)
+        for c in charges
+        if c.receivable_id
+    }
+    missing = {c.account_id: c.account_number for c in charges if c.account_id not in found}
+    rows = [
         LedgerAccount(
             operator=operator,
             kind=kind,
@@ -92,27 +103,29 @@ def _receivables(operator: Operator, accounts: dict[int, str]) -> dict[int, Ledg
             currency=currency,
             service_account_id=account_id,
         )
-        for account_id, number in accounts.items()
-        if account_id not in found
+        for account_id, number in missing.items()
     ]
-    objects_insert(LedgerAccount, missing)
-    return found | {row.service_account_id: row for row in missing}
+    objects_insert(LedgerAccount, rows)
+    return found | {row.service_account_id: AccountRef(row.pk, currency) for row in rows}
+
+
+def _with_credit_sql(accounts: str) -> str:
+    return f"""
+        SELECT c.service_account_id FROM {LedgerAccount._meta.db_table} c
+         WHERE c.operator_id = %s AND c.kind = %s AND {accounts}
+           AND (SELECT sum(e.amount_minor) FROM {LedgerEntry._meta.db_table} e
+                 WHERE e.account_id = c.id) < 0
+    """  # noqa: S608 - table names from _meta, values bound
 
 
 def _credit_apply(operator: Operator, account_ids: set[int]) -> None:
     """Customer credit goes to the new penalties, as `penalty_charge` does (one query)."""
-    with_credit = (
-        LedgerEntry.objects.filter(
-            account__operator=operator,
-            account__kind=LedgerAccountKind.CUSTOMER_CREDIT,
-            account__service_account_id__in=list(account_ids),
-        )
-        .values("account__service_account_id")
-        .annotate(balance=Sum("amount_minor"))
-        .filter(balance__lt=0)
-        .values_list("account__service_account_id", flat=True)
-    )
-    for account in ServiceAccount.objects.filter(pk__in=list(with_credit)):
+    accounts, ids = id_filter("c.service_account_id", sorted(account_ids))
+    with array_cursor() as cursor:
+        params = [operator.pk, LedgerAccountKind.CUSTOMER_CREDIT.value, *ids]
+        cursor.execute(_with_credit_sql(accounts), params)
+        with_credit = [row[0] for row in cursor.fetchall()]
+    for account in ServiceAccount.objects.filter(pk__in=with_credit).order_by("pk"):
         customer_credit_apply(account=account)
 
 
@@ -131,56 +144,101 @@ class Charge:
     account_id: int
     account_number: str
     amount: Money
+    receivable_id: int | None = None  # the account's receivable ledger account, if it has one
+
+
+def _due_sql(invoices: str) -> str:
+    invoice, account = Invoice._meta.db_table, ServiceAccount._meta.db_table
+    ledger = LedgerAccount._meta.db_table
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    return f"""
+        SELECT i.id, i.number, i.due_date, i.currency,
+               i.total_minor - i.paid_minor - i.credited_minor, i.account_id, a.number,
+               a.tariff_id,
+               (SELECT r.id FROM {ledger} r
+                 WHERE r.service_account_id = a.id AND r.operator_id = i.operator_id
+                   AND r.kind = %s AND r.currency = i.currency LIMIT 1)
+          FROM {invoice} i JOIN {account} a ON a.id = i.account_id
+         WHERE {invoices} AND i.kind = %s AND i.status IN ({statuses})
+           AND i.due_date < %s
+           AND NOT EXISTS (SELECT 1 FROM {invoice} p WHERE p.related_id = i.id AND p.kind = %s)
+         ORDER BY i.id
+    """  # noqa: S608 - table names from _meta, values bound
 
 
 def penalties_due(*, invoice_ids: list[int], on_date: date, terms: PenaltyTerms) -> list[Charge]:
     """The penalties owed on those invoices that are open, overdue on `on_date`, periodic and
     not penalised yet (one query; nothing written)."""
-    penalised = Invoice.objects.filter(related_id__in=invoice_ids, kind=InvoiceKind.PENALTY)
-    rows = (
-        Invoice.objects.filter(
-            pk__in=invoice_ids,
-            kind=InvoiceKind.INVOICE,
-            status__in=OPEN_STATUSES,
-            due_date__lt=on_date,
-        )
-        .exclude(pk__in=penalised.values("related_id"))
-        .values_list(
-            "pk",
-            "number",
-            "due_date",
-            "currency",
-            "total_minor",
-            "paid_minor",
-            "credited_minor",
-            "account_id",
-            "account__number",
-            "account__tariff_id",
-        )
-        .order_by("pk")
-    )
+    if not invoice_ids:
+        return []
+    invoices, ids = id_filter("i.id", invoice_ids)
+    params = [LedgerAccountKind.RECEIVABLE.value, *ids, InvoiceKind.INVOICE.value]
+    params += [*(str(status) for status in OPEN_STATUSES)]
+    params += [connection.ops.adapt_datefield_value(on_date), InvoiceKind.PENALTY.value]
+    with array_cursor() as cursor:
+        cursor.execute(_due_sql(invoices), params)
+        rows = cursor.fetchall()
     charges = []
-    for pk, number, due, currency, total, paid, credited, account_id, acc_no, tariff_id in rows:
+    for pk, number, due, currency, open_, account_id, acc_no, tariff_id, receivable in rows:
+        due = due if isinstance(due, date) else date.fromisoformat(due)
         version = terms.version_on(tariff_id, due)
         if version is None:
             continue
-        amount = penalty_amount(
-            open_amount=Money(total - paid - credited, currency), version=version
-        )
+        amount = penalty_amount(open_amount=Money(open_, currency), version=version)
         if amount.minor > 0:
-            charges.append(Charge(pk, number, account_id, acc_no, amount))
+            charges.append(Charge(pk, number, account_id, acc_no, amount, receivable))
     return charges
 
 
-def penalties_post(
-    *, operator: Operator, charges: list[Charge], on_date: date, terms: PenaltyTerms
-) -> None:
-    """Write the penalty invoices, lines and journals. The block of gap-free numbers is taken
-    as late as possible: its row lock is held until the caller's transaction commits."""
-    if not charges:
-        return
-    receivables = _receivables(operator, {c.account_id: c.account_number for c in charges})
-    due_date = on_date + timedelta(days=operator.invoice_due_days)
+# PostgreSQL: the penalty invoices, their lines and the overdue marks in one statement.
+PENALTIES_SQL = """
+    WITH src AS (
+        SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[],
+                             %b::numeric[], %b::text[])
+               AS s (related_id, account_id, number, currency, amount_minor, unit_price,
+                     description)
+    ), penalty AS (
+        INSERT INTO billing_invoice (operator_id, account_id, kind, number, status, issue_date,
+               due_date, currency, total_minor, paid_minor, credited_minor, is_estimated,
+               related_id, created_at)
+        SELECT %s, account_id, %s, number, %s, %s, %s, currency, amount_minor, 0, 0, false,
+               related_id, %s
+          FROM src
+        RETURNING id, related_id
+    ), line AS (
+        INSERT INTO billing_invoiceline (invoice_id, position, kind, description, quantity,
+               unit_price, amount_minor)
+        SELECT penalty.id, 1, %s, src.description, 1, src.unit_price, src.amount_minor
+          FROM penalty JOIN src USING (related_id)
+    )
+    UPDATE billing_invoice SET status = %s
+     WHERE id IN (SELECT related_id FROM src) AND status <> %s
+"""
+
+
+def _invoices_write_postgresql(operator, charges, numbers, on_date, due_date) -> None:
+    columns = [[], [], [], [], [], [], []]
+    for charge, number in zip(charges, numbers, strict=True):
+        amount = charge.amount
+        row = (
+            charge.invoice_id,
+            charge.account_id,
+            number,
+            amount.currency,
+            amount.minor,
+            amount.amount,
+            f"Late-payment penalty on {charge.invoice_number}",
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    overdue = InvoiceStatus.OVERDUE.value
+    params = [*columns, operator.pk, InvoiceKind.PENALTY.value, InvoiceStatus.ISSUED.value]
+    params += [on_date, due_date, timezone.now(), LineKind.PENALTY.value, overdue, overdue]
+    with array_cursor() as cursor:
+        cursor.execute(PENALTIES_SQL, params)
+
+
+def _invoices_write_orm(operator, charges, numbers, on_date, due_date) -> None:
     penalties = [
         Invoice(
             operator=operator,
@@ -192,16 +250,33 @@ def penalties_post(
             currency=charge.amount.currency,
             total_minor=charge.amount.minor,
             related_id=charge.invoice_id,
+            number=number,
         )
-        for charge in charges
+        for charge, number in zip(charges, numbers, strict=True)
     ]
-    numbers = sequence_take(operator=operator, kind="penalty", count=len(charges))
-    for penalty, taken in zip(penalties, numbers, strict=True):
-        penalty.number = document_number(operator=operator, kind="penalty", number=taken)
     objects_insert(Invoice, penalties)
-    pairs = list(zip(penalties, charges, strict=True))
+    pairs = zip(penalties, charges, strict=True)
     rows_insert(InvoiceLine, LINE_FIELDS, (_line(penalty, c) for penalty, c in pairs))
-    ledger_post_many(
+    Invoice.objects.filter(pk__in=[c.invoice_id for c in charges]).exclude(
+        status=InvoiceStatus.OVERDUE
+    ).update(status=InvoiceStatus.OVERDUE)
+
+
+def penalties_post(
+    *, operator: Operator, charges: list[Charge], on_date: date, terms: PenaltyTerms
+) -> None:
+    """Write the penalty invoices, lines and journals. The block of gap-free numbers is taken
+    as late as possible: its row lock is held until the caller's transaction commits."""
+    if not charges:
+        return
+    receivables = _receivables(operator, charges)
+    due_date = on_date + timedelta(days=operator.invoice_due_days)
+    taken = sequence_take(operator=operator, kind="penalty", count=len(charges))
+    numbers = [document_number(operator=operator, kind="penalty", number=n) for n in taken]
+    write = _invoices_write_postgresql if connection.vendor == "postgresql" else _invoices_write_orm
+    write(operator, charges, numbers, on_date, due_date)
+    income = terms.income
+    ledger_post_ids(
         operator=operator,
         journals=[
             JournalSpec(
@@ -210,16 +285,13 @@ def penalties_post(
                 source_id=str(c.invoice_id),
                 postings=(
                     Posting(receivables[c.account_id], c.amount.minor),
-                    Posting(terms.income, -c.amount.minor),
+                    Posting(income, -c.amount.minor),
                 ),
-                memo=f"Late-payment penalty {penalty.number} on {c.invoice_number}",
+                memo=f"Late-payment penalty {number} on {c.invoice_number}",
             )
-            for penalty, c in pairs
+            for c, number in zip(charges, numbers, strict=True)
         ],
     )
-    Invoice.objects.filter(pk__in=[c.invoice_id for c in charges]).exclude(
-        status=InvoiceStatus.OVERDUE
-    ).update(status=InvoiceStatus.OVERDUE)
     _credit_apply(operator, {c.account_id for c in charges})
 
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from billing.models import DunningEvent, Invoice, InvoiceKind, JournalTransaction
+from billing.models import DunningEvent, Invoice, InvoiceKind, JournalTransaction, LedgerEntry
 from billing.services.dunning import dunning_run
 from billing.tasks import dunning_daily
 from sms.models import OutboundMessage
@@ -84,3 +84,26 @@ def test_two_beat_ticks_at_once_run_the_day_once():
     assert OutboundMessage.objects.filter(idempotency_key__startswith="dunning:").count() == (
         ACCOUNTS
     )
+
+
+def test_a_run_in_two_worker_processes_acts_once_with_gap_free_numbers():
+    operator = overdue_book()
+    on_date = DUE + timedelta(days=8)
+
+    with time_machine.travel(at(on_date), tick=False):
+        first = dunning_run(operator=operator, on_date=on_date, chunk_size=5, workers=2)
+        again = dunning_run(operator=operator, on_date=on_date, chunk_size=5, workers=2)
+
+    assert first["invoices"] == ACCOUNTS
+    assert (first["totals"]["events"], first["totals"]["superseded"]) == (
+        3 * ACCOUNTS,
+        2 * ACCOUNTS,
+    )
+    assert first["totals"]["messages"] == first["totals"]["penalties"] == ACCOUNTS
+    assert again["totals"] == dict.fromkeys(again["totals"], 0)
+    assert DunningEvent.objects.count() == 3 * ACCOUNTS
+    numbers = Invoice.objects.filter(kind=InvoiceKind.PENALTY).values_list("number", flat=True)
+    assert sorted(numbers) == [f"PEN-{n:06d}" for n in range(1, ACCOUNTS + 1)]
+    penalties = LedgerEntry.objects.filter(journal__kind="penalty")
+    assert penalties.count() == 2 * ACCOUNTS
+    assert sum(penalties.values_list("amount_minor", flat=True)) == 0

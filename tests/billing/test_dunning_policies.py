@@ -1,11 +1,15 @@
 """Dunning policies as data: what managers may change, and what history protects."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.core.management import call_command
 
 from accounts.models import AuditEvent
-from billing.models import DunningStage, WorkOrder, WorkOrderKind
+from billing.models import DunningPolicy, DunningStage, WorkOrder, WorkOrderKind
 from billing.services.dunning_messages import InvalidTemplate
 from billing.services.dunning_policies import (
     DEFAULT_STAGES,
@@ -91,3 +95,15 @@ def test_a_field_visit_stage_makes_one_work_order_per_bill_and_no_meter_command(
     assert (order.kind, order.status, order.notes) == (WorkOrderKind.VISIT, "open", "")
     account.refresh_from_db()
     assert account.status == "active"
+
+
+def test_the_demo_operator_gets_the_default_policy_once():
+    moment = datetime(2026, 11, 21, 12, 0, tzinfo=ZoneInfo("Africa/Nairobi"))
+    for _ in range(2):
+        with time_machine.travel(moment, tick=False):
+            call_command("seed_demo", stdout=StringIO())
+
+    (policy,) = DunningPolicy.objects.all()
+    assert policy.tariff_id is None and policy.is_active
+    codes = list(policy.stages.order_by("offset_days").values_list("code", flat=True))
+    assert codes == [spec.code for spec in sorted(DEFAULT_STAGES, key=lambda s: s.offset_days)]

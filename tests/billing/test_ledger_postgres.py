@@ -8,8 +8,17 @@ import threading
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from billing.ledger import Posting, ledger_account_get, ledger_post
+from billing.exceptions import DuplicatePosting
+from billing.ledger import (
+    JournalSpec,
+    Posting,
+    _insert_batch,
+    ledger_account_get,
+    ledger_post,
+    ledger_post_many,
+)
 from billing.models import JournalTransaction, LedgerAccountKind, LedgerEntry
 from tests.billing.factories import account_make
 
@@ -173,3 +182,91 @@ def test_journals_cannot_be_updated_or_deleted(books):
 
     journal.refresh_from_db()
     assert journal.memo == ""
+
+
+def spec(source_id, *postings):
+    return JournalSpec("adjustment", "test", str(source_id), tuple(postings))
+
+
+def test_batch_posting_commits(books):
+    operator, receivable, clearing, _ = books
+
+    journals = ledger_post_many(
+        operator=operator,
+        journals=[
+            spec(n, Posting(receivable, 100 + n), Posting(clearing, -100 - n)) for n in range(3)
+        ],
+    )
+
+    assert [journal.source_id for journal in journals] == ["0", "1", "2"]
+    stored = JournalTransaction.objects.get(pk=journals[2].pk)
+    assert sorted(stored.entries.values_list("amount_minor", flat=True)) == [-102, 102]
+
+
+def test_after_a_batch_a_hand_written_journal_is_still_checked_at_commit(books):
+    operator, receivable, clearing, _ = books
+
+    with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+        ledger_post_many(
+            operator=operator,
+            journals=[spec(1, Posting(receivable, 100), Posting(clearing, -100))],
+        )
+        journal_with(operator, (receivable, 5), (clearing, -4), source_id="hand")
+
+    assert not JournalTransaction.objects.exists()
+
+
+def test_batch_with_one_unbalanced_journal_is_refused_whole(books):
+    operator, receivable, clearing, _ = books
+    journals = [
+        spec(1, Posting(receivable, 100), Posting(clearing, -100)),
+        spec(2, Posting(receivable, 100), Posting(clearing, -99)),  # past ledger_post's check
+        spec(3, Posting(receivable, 7), Posting(clearing, -7)),
+    ]
+
+    with pytest.raises(IntegrityError, match="does not balance: KES 1"), transaction.atomic():
+        _insert_batch(operator, journals, timezone.now())
+
+    assert not JournalTransaction.objects.exists()
+    assert not LedgerEntry.objects.exists()
+
+
+def test_batch_journal_without_entries_is_refused(books):
+    operator, receivable, clearing, _ = books
+    journals = [spec(1, Posting(receivable, 100), Posting(clearing, -100)), spec(2)]
+
+    with pytest.raises(IntegrityError, match="at least 2"), transaction.atomic():
+        _insert_batch(operator, journals, timezone.now())
+
+    assert not JournalTransaction.objects.exists()
+
+
+def test_setting_the_batch_flag_by_hand_does_not_skip_the_check(books):
+    operator, _, _, _ = books
+
+    with pytest.raises(IntegrityError, match="at least 2"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('billing.ledger_batch', 'on', true)")
+        JournalTransaction.objects.create(
+            operator=operator, kind="adjustment", source_type="test", source_id="bare"
+        )
+
+    assert not JournalTransaction.objects.exists()
+
+
+def test_batch_reposting_a_source_is_a_duplicate(books):
+    operator, receivable, clearing, _ = books
+    ledger_post_many(
+        operator=operator, journals=[spec(1, Posting(receivable, 100), Posting(clearing, -100))]
+    )
+
+    with pytest.raises(DuplicatePosting), transaction.atomic():
+        ledger_post_many(
+            operator=operator,
+            journals=[
+                spec(2, Posting(receivable, 5), Posting(clearing, -5)),
+                spec(1, Posting(receivable, 100), Posting(clearing, -100)),
+            ],
+        )
+
+    assert JournalTransaction.objects.count() == 1

@@ -7,7 +7,8 @@ requirements), so invoices, ledger journals and statements carry the dates of th
 before the current one: readings on the 28th, invoices on the 1st of the next month (due 14
 days later), payments in the following days. Wanjiru pays every bill (paid up), Otieno pays
 half of each bill and the rest later, but not yet the rest of the last one (partly paid), Fatou
-stopped paying after two bills and is charged late-payment penalties (overdue).
+stopped paying after two bills and is charged late-payment penalties (overdue). The operator
+gets the default dunning policy.
 """
 
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from billing.services.catalog import (
     price_index_value_set,
     tariff_create,
 )
+from billing.services.dunning_policies import dunning_policy_default_ensure
 from billing.services.invoices import invoice_issue
 from billing.services.onboarding import meter_install
 from billing.services.payments import payment_record
@@ -150,6 +152,9 @@ class Command(BaseCommand):
         current = timezone.localdate(now, self.zone).replace(day=1)
         self.months = [_month_add(current, -k) for k in range(HISTORY_MONTHS, 0, -1)]
         self._catalog(first=_month_add(current, -HISTORY_MONTHS - 1), last=current)
+        # The default dunning policy, so the demo operator's reminders and penalties can be
+        # seen and edited at once (the daily run would otherwise create it on first use).
+        dunning_policy_default_ensure(operator=self.operator)
         events = [event for customer in CUSTOMERS for event in _Story(self, customer).events()]
         # By when they happen in the story; what would be in the future happens now.
         for moment, _, action in sorted(events, key=lambda event: event[:2]):
