@@ -36,6 +36,12 @@ class Ctx:
     def __init__(self, state: State, session_id: str) -> None:
         self.state = state
         self.session_id = session_id
+        self.when_saved: list[Callable[[], Any]] = []
+
+    def once_saved(self, callback: Callable[[], Any]) -> None:
+        """Call `callback` (enqueue a task) after the hop's session is saved and the database
+        transaction, if any, commits: a worker never starts what a lost hop promised."""
+        self.when_saved.append(callback)
 
     # --- the caller ---------------------------------------------------------------------
     @property

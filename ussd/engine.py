@@ -4,8 +4,10 @@ A hop: load the session, the phone's resume record and the operator of the code 
 cache round trip); on the session's first hop, read the caller and their accounts (one query;
 one more when the operator of the code is not remembered yet) and offer to resume a flow that
 dropped; apply each new answer (0 Back, 00 Home and 98 More work on every screen); lay the
-reply out for the gateway's screen; save (one round trip). A gateway retry of the same hop,
-or a hop after the session ended, gets the same reply again and changes nothing.
+reply out for the gateway's screen; save (one round trip); then hand the workers what the
+screens left for them (ctx.once_saved: confirmed payments and readings), so a hop whose
+session could not be saved starts nothing. A gateway retry of the same hop, or a hop after
+the session ended, gets the same reply again and changes nothing.
 
 Nothing escapes: any error, Redis or the database being down included, is logged with the
 session id and answered with a polite END in the caller's language; so is a hop that runs
@@ -14,6 +16,8 @@ past its deadline (ussd.deadline). The HTTP status stays 200 (the views).
 
 import logging
 import time
+
+from django.db import transaction
 
 from accounts.phones import phone_mask
 from ussd import deadline as hop_deadline
@@ -81,7 +85,9 @@ class _Run:
             reply = _show(ctx, state["screen"])
         state["seen"] = new.seen
         final = self._lay_out(ctx, reply)
-        self._save(ctx, final)
+        self._save(ctx, final, resume_before=loaded.resume)
+        for callback in ctx.when_saved:
+            transaction.on_commit(callback)
         return final
 
     def _lay_out(self, ctx: Ctx, reply: Continue | End) -> Continue | End:
@@ -104,13 +110,15 @@ class _Run:
         state.update(pages=laid if len(laid) > 1 else None, page=0)
         return Continue(laid[0], next=reply.next)
 
-    def _save(self, ctx: Ctx, final: Continue | End) -> None:
+    def _save(self, ctx: Ctx, final: Continue | End, *, resume_before: dict | None) -> None:
         state = ctx.state
         ended = isinstance(final, End)
         state["last"] = ("END" if ended else "CON", final.text)
         resumable = not ended and SCREENS[state["screen"]].flow
         record = resume_record(self.hop.session_id, state) if resumable else None
-        session_save(self.gateway.name, self.hop.session_id, state, record)
+        # The resume record is written when there is one, or one to clear; else only the state.
+        write_resume = record is not None or resume_before is not None
+        session_save(self.gateway.name, self.hop.session_id, state, record, write_resume)
 
 
 def _state_new(hop: Hop, remembered: dict | None) -> State:

@@ -16,7 +16,7 @@ Beside it: the operator of each USSD code (kept OPERATOR_TTL), read together wit
 session so that a first hop does not query it; and one resume record per phone, saying where
 the caller was when a session stopped in the middle of a flow, and when (a record older than
 RESUME_WINDOW is ignored). State and record are written in one round trip (set_many
-pipelines on Redis).
+pipelines on Redis); the record only when there is one to write or to clear.
 """
 
 import time
@@ -70,12 +70,16 @@ def operator_remember(service_code: str, operator: dict | None) -> None:
     cache.set(operator_key(service_code), {"operator": operator}, timeout=OPERATOR_TTL_SECONDS)
 
 
-def session_save(gateway: str, session_id: str, state: State, resume: dict | None) -> None:
-    """Store the state and the phone's resume record (None: nothing to resume)."""
-    cache.set_many(
-        {session_key(gateway, session_id): state, resume_key(state["phone"]): resume},
-        timeout=SESSION_TTL_SECONDS,
-    )
+def session_save(
+    gateway: str, session_id: str, state: State, resume: dict | None, write_resume: bool = True
+) -> None:
+    """Store the state and, with `write_resume`, the phone's resume record (None: nothing to
+    resume); one round trip either way."""
+    skey = session_key(gateway, session_id)
+    if not write_resume:
+        cache.set(skey, state, timeout=SESSION_TTL_SECONDS)
+        return
+    cache.set_many({skey: state, resume_key(state["phone"]): resume}, timeout=SESSION_TTL_SECONDS)
 
 
 def resume_record(session_id: str, state: State, *, now: float | None = None) -> dict:

@@ -59,9 +59,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "choose_meter": "Choose a meter:",
         "reading_confirm": "Reading {index} for meter {serial}?\n1 Confirm",
         "reading_done": "Reading {index} received: {quantity} used, about {amount}. We check "
-        "it before billing.",
+        "it before billing. SMS follows.",
         "reading_done_plain": "Reading {index} received: {quantity} used. We check it before "
-        "billing.",
+        "billing. SMS follows.",
         "reading_invalid": "Not a valid reading.",
         "reading_below": "Below the last reading {previous}. Check the digits.",
         "statement_head": "Acct {number}, last moves:",
@@ -133,9 +133,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "choose_meter": "Choisissez un compteur:",
         "reading_confirm": "Index {index} pour le compteur {serial}?\n1 Confirmer",
         "reading_done": "Index {index} reçu: {quantity} consommés, environ {amount}. Vérifié "
-        "avant facturation.",
+        "avant facturation. SMS à suivre.",
         "reading_done_plain": "Index {index} reçu: {quantity} consommés. Vérifié avant "
-        "facturation.",
+        "facturation. SMS à suivre.",
         "reading_invalid": "Index invalide.",
         "reading_below": "Inférieur au dernier relevé {previous}. Vérifiez les chiffres.",
         "statement_head": "Compte {number}, derniers mouvements:",
@@ -206,8 +206,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "choose_meter": "Chagua mita:",
         "reading_confirm": "Soma {index} la mita {serial}?\n1 Thibitisha",
         "reading_done": "Soma {index} limepokelewa: {quantity}, takriban {amount}. "
-        "Tutalikagua kabla ya bili.",
-        "reading_done_plain": "Soma {index} limepokelewa: {quantity}. Tutalikagua kabla ya bili.",
+        "Tutalikagua kabla ya bili. SMS itafuata.",
+        "reading_done_plain": "Soma {index} limepokelewa: {quantity}. Tutalikagua kabla ya "
+        "bili. SMS itafuata.",
         "reading_invalid": "Soma si sahihi.",
         "reading_below": "Chini ya soma la mwisho {previous}. Kagua tarakimu.",
         "statement_head": "Akaunti {number}, miamala ya mwisho:",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, Q, Subquery
 from django.utils import timezone
 
 from accounts.audit import audit_record, audit_snapshot
@@ -51,6 +51,7 @@ __all__ = [
     "ReadingOutOfOrder",
     "ReadingSuperseded",
     "meter_replace",
+    "meter_state",
     "period_consumption",
     "period_consumption_bulk",
     "reading_review",
@@ -149,7 +150,7 @@ def reading_review(*, reading: MeterReading, accept: bool, actor) -> MeterReadin
     if accept:
         if _newer_accepted(reading.meter, reading.read_at) is not None:
             raise ReadingSuperseded()
-        state = _meter_state(reading.meter, before=reading.read_at)
+        state = meter_state(reading.meter, before=reading.read_at)
         reading.consumption, reading.rolled_over = reading_consumption(state, reading.index)
     reading.status = target
     reading.save(update_fields=["status", "consumption", "rolled_over"])
@@ -233,7 +234,7 @@ def _reading_record(
             f"The meter already has an accepted reading of {index_text(newer.index)} "
             f"at {timezone.localtime(newer.read_at):%Y-%m-%d %H:%M}; a reading must be newer.",
         )
-    state = _meter_state(meter, before=read_at)
+    state = meter_state(meter, before=read_at)
     consumption, rolled_over = reading_consumption(state, index)
     anomaly = reading_anomaly(state.history, consumption)
     if not anomaly and source in CUSTOMER_SOURCES:
@@ -287,19 +288,30 @@ def _newer_accepted(meter: Meter, read_at: datetime) -> MeterReading | None:
     return accepted.order_by("-read_at").first()
 
 
-def _meter_state(meter: Meter, *, before: datetime) -> MeterState:
-    accepted = MeterReading.objects.filter(
-        meter=meter, status=ReadingStatus.ACCEPTED, read_at__lt=before
-    ).order_by("-read_at")
-    history = tuple(accepted.values_list("consumption", flat=True)[:HISTORY_PERIODS])
-    last_real = accepted.filter(is_estimated=False).values_list("read_at", "index").first()
-    estimates = accepted.filter(is_estimated=True)
-    if last_real is not None:
-        estimates = estimates.filter(read_at__gt=last_real[0])
-    estimated_since = estimates.aggregate(total=Sum("consumption"))["total"] or Decimal(0)
+def meter_state(meter: Meter, *, before: datetime | None = None) -> MeterState:
+    """What a reading of `meter` taken at `before` (now: None) is measured against, in one
+    query: the accepted readings before it from the last real one on (all of them when there
+    is none), and at least the last HISTORY_PERIODS, newest first. `meter` needs its pk,
+    max_index and initial_index only."""
+    accepted = MeterReading.objects.filter(meter_id=meter.pk, status=ReadingStatus.ACCEPTED)
+    if before is not None:
+        accepted = accepted.filter(read_at__lt=before)
+    real = accepted.filter(is_estimated=False)
+    last_real_at = real.order_by("-read_at").values("read_at")[:1]
+    recent = accepted.order_by("-read_at").values("pk")[:HISTORY_PERIODS]
+    rows = list(
+        accepted.filter(
+            Q(read_at__gte=Subquery(last_real_at)) | Q(pk__in=Subquery(recent)) | ~Exists(real)
+        )
+        .order_by("-read_at")
+        .values_list("index", "consumption", "is_estimated")
+    )
+    history = tuple(consumption for _, consumption, _ in rows[:HISTORY_PERIODS])
+    last_real = next((n for n, row in enumerate(rows) if not row[2]), None)
+    since = rows if last_real is None else rows[:last_real]
     return MeterState(
         max_index=meter.max_index,
-        real_index=last_real[1] if last_real else meter.initial_index,
-        estimated_since=estimated_since,
+        real_index=meter.initial_index if last_real is None else rows[last_real][0],
+        estimated_since=sum((row[1] or 0 for row in since), Decimal(0)),
         history=history,
     )

@@ -7,6 +7,7 @@ import pytest
 from payments.simulators.sandbox import sandbox_operator
 from tests.payments.support import SANDBOX_CONF
 from tests.ussd.support import AtGateway, demo_make
+from ussd.tasks import payment_start, reading_record
 
 
 @pytest.fixture
@@ -37,3 +38,23 @@ def sandbox(settings):
     with sandbox_operator._lock:
         sandbox_operator._pending.clear()
     sandbox_operator.pushes.clear()
+
+
+@pytest.fixture
+def in_worker(monkeypatch, django_capture_on_commit_callbacks):
+    """in_worker(hop) -> what `hop()` (a function sending hops) returned, with the tasks the hops
+    handed over then run in this process, as a worker would once the hops' sessions were
+    saved. Tasks those tasks enqueue on commit (the push) are returned, not run."""
+    for task in (payment_start, reading_record):
+        monkeypatch.setattr(task, "delay", lambda *args, task=task: task.apply(args=args))
+
+    def run(hop):
+        with django_capture_on_commit_callbacks(execute=False) as handed:
+            answer = hop()
+        with django_capture_on_commit_callbacks(execute=False) as enqueued:
+            for task in handed:
+                task()
+        run.handed, run.enqueued = len(handed), enqueued
+        return answer
+
+    return run

@@ -4,6 +4,7 @@ across languages."""
 
 import string
 from collections import deque
+from decimal import Decimal
 
 import pytest
 
@@ -113,7 +114,9 @@ def _prepare(ctx: Ctx, name: str) -> None:
     account = ctx.data.get("account")
     ctx.data["meter"] = 0
     ctx.state["memo"] = {
-        f"meters:{account}": [{"id": 0, "serial": WORST["serial"]}],
+        f"meters:{account}": [
+            {"id": 0, "serial": WORST["serial"], "max_index": Decimal(99999), "initial": 0}
+        ],
         f"last-reading:0:{account}": (WORST["index"], WORST["date"]),
     }
     if name == "resume":

@@ -1,18 +1,22 @@
 """Every menu path, walked by demo-like customers through a gateway that behaves like Africa's
 Talking (cumulative text), asserting what the customer reads and what changed behind it."""
 
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from billing.models import MeterReading, ReadingSource, ReadingStatus
 from billing.selectors import account_balance
 from billing.services.payments import payment_record
+from billing.services.readings import reading_submit
 from payments.models import IntentStatus, PaymentIntent
 from payments.services.push import payment_intent_push
 from sms.models import MessageKind, OutboundMessage
 from tests.billing.factories import money, service_account_make
-from tests.payments.support import sandbox_callback
+from tests.payments.support import mpesa_conf, sandbox_callback
 from tests.ussd.support import CONTACT, FATOU, OTIENO, STRANGER, WANJIRU, meter_with_reading
-from ussd.tasks import bill_sms_send
+from ussd.tasks import bill_sms_send, payment_start, reading_record
 
 pytestmark = pytest.mark.django_db
 
@@ -83,21 +87,24 @@ def test_the_last_bill_is_sent_by_sms_once(
 
 
 def test_pay_the_whole_balance_then_the_operator_confirms_and_the_balance_shows_it(
-    demo, at, sandbox, client, django_capture_on_commit_callbacks
+    demo, at, sandbox, client, in_worker
 ):
     session = at(OTIENO)
     assert session.walk("3", "1") == (
         "CON Lipa akaunti 100000022\n1 Yote: KES 900.00\n2 Kiasi kingine\n0 Rudi 00 Mwanzo"
     )
     assert "Lipa KES 900.00 kwa akaunti 100000022 kutoka +254712000002?" in session.send("1")
-    with django_capture_on_commit_callbacks(execute=False) as after_commit:
-        assert session.send("1") == "END " + (
-            "Utapokea ombi la kuweka PIN yako. Risiti itakuja kwa SMS."
-        )
+
+    def confirm():
+        answer = session.send("1")
+        assert not PaymentIntent.objects.exists()  # the hop answers; a worker records it
+        return answer
+
+    assert in_worker(confirm) == "END Utapokea ombi la kuweka PIN yako. Risiti itakuja kwa SMS."
     intent = PaymentIntent.objects.get()
     assert (intent.idempotency_key, intent.channel) == (f"ussd:{session.session_id}", "ussd")
-    assert intent.status == IntentStatus.CREATED  # the hop did not wait for the operator
-    assert len(after_commit) == 1  # the push is enqueued when the hop's transaction commits
+    assert intent.status == IntentStatus.CREATED  # nobody waited for the operator
+    assert len(in_worker.enqueued) == 1  # the push, once the worker's transaction commits
 
     intent = payment_intent_push(intent_id=intent.pk)
     response = sandbox_callback(client, reference=intent.provider_reference, amount="900.00")
@@ -107,14 +114,16 @@ def test_pay_the_whole_balance_then_the_operator_confirms_and_the_balance_shows_
     assert account_balance(demo.otieno_water) == money("0")
 
 
-def test_pay_another_amount_within_the_operator_limits(demo, at, sandbox):
+def test_pay_another_amount_within_the_operator_limits(demo, at, sandbox, in_worker):
     session = at(FATOU)
     session.walk("3", "2")
     assert session.screen == "Montant a payer en KES:\n0 Retour 00 Accueil"
     assert session.send("2000000").startswith("CON Montant de KES 0.01 a KES 1,000,000.00.")
     assert session.send("0.005").startswith("CON Montant invalide.")
     assert session.send("500").startswith("CON Payer KES 500.00 au compte 100000040")
-    assert session.send("1").startswith("END Vous allez recevoir une demande de code PIN")
+    assert in_worker(lambda: session.send("1")).startswith(
+        "END Vous allez recevoir une demande de code PIN"
+    )
     assert PaymentIntent.objects.get().amount_minor == 50_000
 
 
@@ -138,15 +147,50 @@ def test_pay_is_offered_by_paybill_when_no_operator_serves_the_phone(demo, at, s
     )
 
 
-def test_a_retried_confirm_hop_asks_the_operator_once(demo, at, sandbox):
+def test_a_retried_confirm_hop_asks_the_operator_once(demo, at, sandbox, in_worker):
     session = at(OTIENO)
-    session.walk("3", "1", "1", "1")
-    session.post(session.text)  # the gateway sends the same hop again
-    assert session.ended
+    session.walk("3", "1", "1")
+
+    def confirm_twice():
+        session.send("1")
+        session.post(session.text)  # the gateway sends the same hop again
+        return session.body
+
+    assert in_worker(confirm_twice).startswith("END Utapokea ombi")
+    assert in_worker.handed == 1
+    args = (session.session_id, demo.otieno_water.pk, OTIENO, 90_000, "KES", "sandbox", "", "sw")
+    payment_start.apply(args=args)  # the task delivered twice
     assert PaymentIntent.objects.count() == 1
 
 
-def test_a_meter_reading_is_checked_recorded_for_review_and_priced(demo, at):
+def test_a_second_payment_request_within_a_minute_is_refused_at_once(demo, at, settings, in_worker):
+    settings.PAYMENT_PROVIDERS = {"mpesa": mpesa_conf()}
+    first, second = at(OTIENO), at(OTIENO)
+    in_worker(lambda: first.walk("3", "1", "1", "1"))
+    assert second.walk("3", "1", "1", "1") == (
+        "END Ombi la malipo limetumwa sasa hivi. Subiri dakika moja."
+    )
+    assert PaymentIntent.objects.count() == 1
+
+
+def test_a_refusal_found_by_the_worker_reaches_the_customer_by_sms(demo, at, settings, in_worker):
+    settings.PAYMENT_PROVIDERS = {"mpesa": mpesa_conf()}
+    first, second = at(OTIENO), at(OTIENO)
+    first.walk("3", "1", "1")
+    second.walk("3", "1", "1")
+
+    def both():  # both hops answer before either worker runs
+        first.send("1")
+        return second.send("1")
+
+    assert in_worker(both).startswith("END Utapokea ombi")
+    assert PaymentIntent.objects.count() == 1
+    message = OutboundMessage.objects.get()
+    assert (message.to, message.kind) == (OTIENO, MessageKind.NOTICE)
+    assert message.body == "Ombi la malipo limetumwa sasa hivi. Subiri dakika moja."
+
+
+def test_a_meter_reading_is_checked_priced_then_recorded_for_review(demo, at, in_worker):
     session = at(WANJIRU)
     assert session.walk("4") == (
         "CON Meter WM-DEMO-0001\nLast reading 1212.4 on 28/01/2026\nEnter the new reading:\n"
@@ -155,20 +199,76 @@ def test_a_meter_reading_is_checked_recorded_for_review_and_priced(demo, at):
     assert session.send("1220.5") == (
         "CON Reading 1220.5 for meter WM-DEMO-0001?\n1 Confirm\n0 Back 00 Home"
     )
-    assert session.send("1") == (
-        "END Reading 1220.5 received: 8.1 m3 used, about KES 939.60. We check it before billing."
+
+    def confirm():
+        answer = session.send("1")
+        assert not MeterReading.objects.filter(source=ReadingSource.CUSTOMER_USSD).exists()
+        return answer
+
+    assert in_worker(confirm) == (
+        "END Reading 1220.5 received: 8.1 m3 used, about KES 939.60. We check it before "
+        "billing. SMS follows."
     )
     reading = MeterReading.objects.get(source=ReadingSource.CUSTOMER_USSD)
+    assert (reading.index, reading.consumption) == (Decimal("1220.5"), Decimal("8.1"))
     assert reading.status == ReadingStatus.PENDING_REVIEW
     assert reading.submitted_by == demo.wanjiru.owner
+    message = OutboundMessage.objects.get()
+    assert message.to == WANJIRU
+    assert message.body == (
+        f"Reading 1220.5 m3 for account {demo.wanjiru.number} received; it will be checked."
+    )
 
 
-def test_a_reading_below_the_last_one_asks_again(demo, at):
+def test_a_reading_confirmed_twice_or_delivered_twice_is_recorded_and_texted_once(
+    demo, at, in_worker, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(
+        reading_record, "delay", lambda *args: sent.append(args) or reading_record.apply(args)
+    )
     session = at(WANJIRU)
-    session.walk("4", "1100", "1")
-    assert session.screen.startswith("Below the last reading 1212.4. Check the digits.\nMeter")
+    session.walk("4", "1220.5")
+
+    def confirm_twice():
+        session.send("1")
+        session.post(session.text)  # the gateway sends the same hop again
+        return session.body
+
+    assert in_worker(confirm_twice).startswith("END Reading 1220.5 received")
+    assert in_worker.handed == 1
+    reading_record.apply(args=sent[0])  # the task delivered twice
+    assert MeterReading.objects.filter(source=ReadingSource.CUSTOMER_USSD).count() == 1
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_a_reading_below_the_last_one_asks_again_at_once(demo, at):
+    session = at(WANJIRU)
+    assert session.walk("4", "1100") == (
+        "CON Below the last reading 1212.4. Check the digits.\nMeter WM-DEMO-0001\n"
+        "Last reading 1212.4 on 28/01/2026\nEnter the new reading:\n0 Back 00 Home"
+    )
     assert session.send("abc").startswith("CON Not a valid reading.\nMeter WM-DEMO-0001")
+    assert session.send("99999999").startswith("CON Not a valid reading.")  # past the register
     assert not MeterReading.objects.filter(source=ReadingSource.CUSTOMER_USSD).exists()
+
+
+def test_a_reading_the_worker_refuses_reaches_the_customer_by_sms(demo, at, in_worker):
+    session = at(WANJIRU)
+    session.walk("4", "1220.5")
+    meter = demo.wanjiru.meters.get()
+
+    def confirm():
+        answer = session.send("1")
+        reading_submit(  # a technician's, meanwhile
+            meter=meter, index=Decimal(1230), read_at=timezone.now(), source="technician"
+        )
+        return answer
+
+    assert in_worker(confirm).startswith("END Reading 1220.5 received")
+    assert not MeterReading.objects.filter(source=ReadingSource.CUSTOMER_USSD).exists()
+    message = OutboundMessage.objects.get()
+    assert (message.to, message.body) == (WANJIRU, "A newer reading is already recorded.")
 
 
 def test_an_account_with_two_meters_chooses_one(demo, at):

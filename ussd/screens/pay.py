@@ -1,27 +1,28 @@
 """Paying: the whole balance or another amount, confirm, then a push to the caller's wallet.
 
 The provider is the one that serves the caller's network (the gateway's networkCode, else the
-number's prefix: payments.routing). The hop only records the payment intent, keyed
-"ussd:<session id>" so a retried hop cannot ask twice; the push (the PIN prompt) is sent by a
-worker once the hop has answered.
+number's prefix: payments.routing). The confirming hop checks what it can without writing (the
+operator's amount limits, a push to this phone a moment ago) and answers; a worker then records
+the payment intent, keyed "ussd:<session id>" so a retried hop cannot ask twice, and pushes it
+(the PIN prompt). A refusal found by the worker reaches the customer by SMS (ussd.services).
 """
 
 import logging
 import re
 from decimal import Decimal
+from functools import partial
 
 from accounts.errors import ApplicationError
-from accounts.phones import phone_mask
+from billing.models import AccountStatus
 from billing.money import Money, exponent
 from billing.selectors import account_balance
 from payments.exceptions import AmountOutOfRange
-from payments.models import Channel
 from payments.routing import provider_route
-from payments.services.intents import payment_intent_create
-from payments.services.rules import amount_check
+from payments.services.rules import amount_check, push_spacing_enforce
 from ussd.context import Ctx
 from ussd.registry import screen
 from ussd.replies import Continue, End, Reply, Retry
+from ussd.tasks import payment_start
 
 logger = logging.getLogger(__name__)
 
@@ -94,24 +95,25 @@ def pay_confirm(ctx: Ctx, answer: str | None) -> Reply:
         return Continue(body, next="pay.confirm")
     if answer != "1":
         return ctx.invalid()
-    try:
-        intent = payment_intent_create(
-            account=ctx.account(),
-            phone=ctx.phone,
-            amount=amount,
-            channel=Channel.USSD,
-            idempotency_key=f"ussd:{ctx.session_id}",
-            provider=ctx.data["provider"],
-            network_code=ctx.network or None,
-        )
+    try:  # the common refusal, said at once; the worker checks again under a lock
+        push_spacing_enforce(provider=ctx.data["provider"], phone=ctx.phone)
     except ApplicationError as exc:
-        logger.info(
-            "ussd payment refused",
-            extra={"session_id": ctx.session_id, "code": exc.code, "phone": phone_mask(ctx.phone)},
-        )
         return End(ctx.error(exc.code))
-    logger.info(
-        "ussd payment requested",
-        extra={"session_id": ctx.session_id, "intent_id": str(intent.pk)},
+    row = ctx.account_row()
+    if row["status"] == AccountStatus.CLOSED:
+        return End(ctx.error("account_closed"))
+    ctx.once_saved(
+        partial(
+            payment_start.delay,
+            ctx.session_id,
+            row["id"],
+            ctx.phone,
+            amount.minor,
+            amount.currency,
+            ctx.data["provider"],
+            ctx.network or "",
+            ctx.lang,
+        )
     )
+    logger.info("ussd payment confirmed", extra={"session_id": ctx.session_id})
     return End(ctx.t("pay_sent"))

@@ -1,15 +1,18 @@
-"""Sending a meter reading: checked against the last one by billing's `reading_submit`
-(customer readings wait for review), answered with the units used and what they would cost."""
+"""Sending a meter reading: the index is checked against the meter's last readings (billing's
+metering rules, on what the session read once) and priced as soon as it is typed; confirming
+hands it to a worker that records it with billing's `reading_submit` (customer readings wait
+for review) and texts the customer billing's notice. The reading's time is fixed by the
+confirming hop, so a task delivered twice records it once (ussd.services)."""
 
 import logging
 import re
 from decimal import Decimal
+from functools import partial
 
 from django.utils import timezone
 
 from accounts.errors import ApplicationError
-from accounts.models import User
-from billing.models import Meter, ReadingSource, ServiceAccount
+from billing.models import Meter, ServiceAccount
 from billing.money import Money
 from billing.services.invoices import (
     account_lines,
@@ -18,13 +21,20 @@ from billing.services.invoices import (
     period_bounds,
     tariff_rates,
 )
-from billing.services.metering import index_text
-from billing.services.readings import ReadingBelowPrevious, ReadingInvalid, reading_submit
+from billing.services.metering import (
+    MeterState,
+    ReadingBelowPrevious,
+    index_text,
+    reading_consumption,
+    register_turn,
+)
+from billing.services.readings import meter_state
 from ussd.context import Ctx
 from ussd.registry import screen
 from ussd.replies import Continue, End, Reply
 from ussd.screens.account import date_text, quantity_text
 from ussd.selectors import account_meters, meter_last_reading
+from ussd.tasks import reading_record
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +54,13 @@ def _last_reading(ctx: Ctx, meter: dict) -> tuple[str, str] | None:
         return None if last is None else (index_text(last[0]), date_text(ctx.local(last[1])))
 
     return ctx.remembered(f"last-reading:{meter['id']}", read)
+
+
+def _state(ctx: Ctx, meter: dict) -> MeterState:
+    """What a new reading of the meter is measured against (one query, kept in the session;
+    read when a reading is typed, not when the screen is only looked at)."""
+    row = Meter(pk=meter["id"], max_index=meter["max_index"], initial_index=meter["initial"])
+    return ctx.remembered(f"meter-state:{meter['id']}", lambda: meter_state(row))
 
 
 @screen("reading", targets=("reading.confirm",), flow="menu_reading")
@@ -72,9 +89,20 @@ def reading(ctx: Ctx, answer: str | None) -> Reply:
         body = ctx.t("reading_enter", serial=serial, index=last[0], date=last[1])
         return Continue(body, next="reading")
     typed = answer.replace(",", ".").replace(" ", "")
-    if not INDEX.match(typed):
+    if not INDEX.match(typed) or Decimal(typed) >= register_turn(meter["max_index"]):
         return ctx.invalid("reading_invalid")
-    ctx.data["index"] = index_text(Decimal(typed))
+    index = Decimal(typed)
+    try:
+        consumption, _ = reading_consumption(_state(ctx, meter), index)
+    except ReadingBelowPrevious as exc:
+        return ctx.invalid("reading_below", previous=exc.extra["previous_index"])
+    account = ctx.account()
+    cost = estimate(account, consumption) if consumption else None
+    ctx.data.update(
+        index=index_text(index),
+        quantity=quantity_text(consumption, account.utility),
+        cost=None if cost is None else cost.minor,
+    )
     return ctx.go("reading.confirm")
 
 
@@ -101,24 +129,20 @@ def reading_confirm(ctx: Ctx, answer: str | None) -> Reply:
         return Continue(body, next="reading.confirm")
     if answer != "1":
         return ctx.invalid()
-    account = ctx.account()
-    try:
-        recorded = reading_submit(
-            meter=Meter(pk=meter["id"], account_id=account.pk),
-            index=Decimal(index),
-            read_at=timezone.now(),
-            source=ReadingSource.CUSTOMER_USSD,
-            submitted_by=User(pk=ctx.user_id) if ctx.user_id else None,
+    ctx.once_saved(
+        partial(
+            reading_record.delay,
+            ctx.session_id,
+            meter["id"],
+            index,
+            timezone.now().isoformat(),
+            ctx.user_id,
+            ctx.phone,
+            ctx.lang,
         )
-    except ReadingBelowPrevious as exc:
-        return ctx.back(ctx.t("reading_below", previous=exc.extra["previous_index"]))
-    except ReadingInvalid:
-        return ctx.back(ctx.t("reading_invalid"))
-    except ApplicationError as exc:
-        return End(ctx.error(exc.code))
-    logger.info("ussd reading sent", extra={"session_id": ctx.session_id, "reading": recorded.pk})
-    quantity = quantity_text(recorded.consumption, account.utility)
-    cost = estimate(account, recorded.consumption) if recorded.consumption else None
+    )
+    logger.info("ussd reading confirmed", extra={"session_id": ctx.session_id})
+    quantity, cost = ctx.data.get("quantity", "-"), ctx.data.get("cost")
     if cost is None:
         return End(ctx.t("reading_done_plain", index=index, quantity=quantity))
-    return End(ctx.t("reading_done", index=index, quantity=quantity, amount=cost))
+    return End(ctx.t("reading_done", index=index, quantity=quantity, amount=ctx.money(cost)))
