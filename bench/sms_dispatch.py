@@ -176,11 +176,12 @@ def throughput(args, fake_url: str, fake_pid: int) -> dict:
         worker_cpu = workers.cpu()
         fake_cpu = cpu_seconds(fake_pid) - fake_cpu
     sent = _fake_sent(fake_url, before)
-    last = max(s["at"] for s in sent)
+    first, last = min(s["at"] for s in sent), max(s["at"] for s in sent)
     return {
         "messages": args.n,
         "taken_by_gateway": len(sent),
         "seconds": round(last - committed, 2),
+        "first_at_gateway_after_s": round(first - committed, 2),
         "messages_per_second": round(args.n / (last - committed), 1),
         "worker_cpu_ms_per_message": round(worker_cpu * 1000 / args.n, 2),
         "fake_gateway_cpu_ms_per_message": round(fake_cpu * 1000 / args.n, 2),

@@ -5,11 +5,13 @@ that ran out: its worker died), the policy (sms.policy) says skip, defer with a 
 time, or go: the message becomes "sending" with the batch's claim token and a lease, and the
 recipient's counters move. Messages locked by another worker are skipped (SKIP LOCKED), and
 contacts are locked in phone order, so concurrent batches neither wait on nor deadlock each
-other. Everything is written with a few bulk statements, whatever the batch's size.
+other. Everything is written with a few bulk statements, whatever the batch's size, and the
+spend cap is asked once per operator for the whole batch (the unused part given back at once).
 """
 
 import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -84,23 +86,73 @@ def _policy(message, kind, contact, now) -> policy.Defer | str | None:
     return None
 
 
-def _decide(message, contact, now) -> tuple[policy.Defer | str | None, list[str], Decimal]:
+class _Spend:
+    """The batch's spend reservations. Per operator, zone and urgency, the estimate of all the
+    batch's messages is reserved at once (one counter move) and what the policy then skips or
+    defers is given back at the end; a group too near its cap for that reserves one message at
+    a time, so the cap still stops exactly where it did."""
+
+    def __init__(self, messages: list[OutboundMessage], now: datetime) -> None:
+        self.now = now
+        self.costs = {m.pk: policy.cost_estimate(m.to, m.segments) for m in messages}
+        self._total: dict[tuple, Decimal] = defaultdict(Decimal)
+        for m in messages:
+            self._total[self._key(m)] += self.costs[m.pk]
+        self._used: dict[tuple, Decimal] = defaultdict(Decimal)
+        self._whole: dict[tuple, bool] = {}  # whether the group's total was reserved
+
+    @staticmethod
+    def _key(message: OutboundMessage) -> tuple[str, str, bool]:
+        return message.operator_key, message.time_zone, message.kind in URGENT_KINDS
+
+    def _reserve(self, key: tuple[str, str, bool], cost: Decimal) -> bool:
+        operator_key, tz_name, urgent = key
+        return policy.spend_reserve(
+            operator_key=operator_key, cost=cost, urgent=urgent, now=self.now, tz_name=tz_name
+        )
+
+    def reserve(self, message: OutboundMessage) -> bool:
+        key, cost = self._key(message), self.costs[message.pk]
+        if key not in self._whole:
+            self._whole[key] = self._reserve(key, self._total[key])
+        if self._whole[key]:
+            self._used[key] += cost
+            return True
+        return self._reserve(key, cost)
+
+    def settle(self) -> None:
+        """Give back what the whole-batch reservations did not use."""
+        for key, whole in self._whole.items():
+            unused = self._total[key] - self._used[key]
+            if whole and unused > 0:
+                operator_key, tz_name, _ = key
+                policy.spend_release(
+                    operator_key=operator_key, cost=unused, now=self.now, tz_name=tz_name
+                )
+
+
+def _decide(message, contact, now, spend: _Spend) -> tuple[policy.Defer | str | None, list[str]]:
     kind = MessageKind(message.kind)
     decision = _policy(message, kind, contact, now)
     gateways = [g for g in gateway_route(message.to) if g not in contact.blocked_on]
     if decision is None and not gateways:
         decision = "blocked" if contact.blocked_on else "no_route"
-    cost = policy.cost_estimate(message.to, message.segments)
-    if decision is None and not policy.spend_reserve(
-        operator_key=message.operator_key,
-        cost=cost,
-        urgent=kind in URGENT_KINDS,
-        now=now,
-        tz_name=message.time_zone,
-    ):
+    if decision is None and not spend.reserve(message):
         tomorrow = policy.next_local_midnight(now, message.time_zone)
         decision = "spend_cap" if kind == MessageKind.OTP else policy.Defer(tomorrow, "spend_cap")
-    return decision, gateways, cost
+    return decision, gateways
+
+
+def _contacts_save_counts(contacts: list[SmsContact]) -> None:
+    """Write the counters the claims moved: one UPDATE per set of values (few: they differ
+    only in the day count and the local day) instead of one CASE per row and column."""
+    by_values = defaultdict(list)
+    for contact in contacts:
+        by_values[(contact.day, contact.day_count, contact.last_sent_at)].append(contact.pk)
+    for (day, day_count, last_sent_at), ids in by_values.items():
+        SmsContact.objects.filter(pk__in=ids).update(
+            day=day, day_count=day_count, last_sent_at=last_sent_at
+        )
 
 
 @transaction.atomic
@@ -127,10 +179,11 @@ def claims_take(message_ids: list[int]) -> list[Claim]:
     if not messages:
         return []
     contacts = _contacts_locked({m.to for m in messages})
+    spend = _Spend(messages, now)
     token, claims, skipped, deferred, counted = uuid.uuid4().hex, [], [], [], {}
     for message in messages:
         contact = contacts[message.to]
-        decision, gateways, cost = _decide(message, contact, now)
+        decision, gateways = _decide(message, contact, now, spend)
         if isinstance(decision, str):
             message.status, message.error = MessageStatus.SKIPPED, decision
             message.sealed_body = ""
@@ -157,15 +210,16 @@ def claims_take(message_ids: list[int]) -> list[Claim]:
                 gateways=gateways,
                 operator_key=message.operator_key,
                 time_zone=message.time_zone,
-                cost=cost,
+                cost=spend.costs[message.pk],
                 counted=counts,
                 previous_sent_at=previous_sent_at,
             )
         )
+    spend.settle()
     OutboundMessage.objects.bulk_update(skipped, ["status", "error", "sealed_body"])
     deferred_fields = ["status", "not_before", "defer_reason", "dispatched_at"]
     OutboundMessage.objects.bulk_update(deferred, deferred_fields)
-    SmsContact.objects.bulk_update(list(counted.values()), ["day", "day_count", "last_sent_at"])
+    _contacts_save_counts(list(counted.values()))
     OutboundMessage.objects.filter(pk__in=[c.id for c in claims]).update(
         status=MessageStatus.SENDING,
         claim=token,

@@ -113,8 +113,12 @@ SMS_RETRY_BASE_SECONDS = env.int("SMS_RETRY_BASE_SECONDS", default=30)
 SMS_RETRY_MAX_SECONDS = env.int("SMS_RETRY_MAX_SECONDS", default=900)
 SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=7)
 # Bills, reminders and broadcasts go to workers this many to a task (one claim transaction,
-# each result still recorded at once); codes and receipts always one by one.
-SMS_SEND_BATCH = env.int("SMS_SEND_BATCH", default=25)
+# one token-bucket call, the sent ones recorded in one UPDATE: sms.pipeline); codes and
+# receipts always one by one.
+SMS_SEND_BATCH = env.int("SMS_SEND_BATCH", default=50)
+# A batch records its sent messages together, at its end or before the next send once the
+# first of them has waited this long: a worker killed in between re-sends them after its lease.
+SMS_SEND_RECORD_EVERY_SECONDS = env.float("SMS_SEND_RECORD_EVERY_SECONDS", default=1.0)
 # A worker owns the messages it is sending this long; a send that crashed is retried after it.
 # A batch starts no send after half of it, so keep half longer than the slowest send (every
 # gateway of a route timing out: 2 x SMS_GATEWAY_TIMEOUT each, plus the rate wait).

@@ -16,9 +16,17 @@ that is not "+<digits>". A 2xx response still carries a per-recipient verdict:
 | 5xx, other | RejectedByGateway, anything unknown              | this one later            |
 
 A non-2xx status (bad credentials, a 5xx) or a network error is transient too.
+
+Connections are kept: the SDK posts each message with a bare `requests.post` (a new session,
+a new TCP/TLS connection per message). Every SDK call goes through `Service._make_request(url,
+method, headers, data, params, callback, timeout)`; our subclass of its SMSService sends that
+request on a `requests.Session` of its own (one per process and thread) and reads the answer
+by the SDK's own rules. The SDK still validates the numbers and builds the request.
 """
 
 import json
+import os
+import threading
 from decimal import Decimal, InvalidOperation
 
 import requests
@@ -43,6 +51,43 @@ def at_cost(text: str) -> tuple[Decimal | None, str]:
     return amount, currency
 
 
+class _KeptAliveSMSService(SMSService):
+    """The SDK's SMS service, its requests sent on a kept session instead of a new one each."""
+
+    def __init__(self, username: str, api_key: str) -> None:
+        super().__init__(username, api_key)
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        # One per process (a forked worker must not share its parent's sockets) and thread.
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.session, local.pid = self._new_session(), os.getpid()
+        return local.session
+
+    def _new_session(self) -> requests.Session:
+        """A session that read the environment (proxies, CA bundle) once, not per request."""
+        session = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(self._baseUrl))
+        session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        session.trust_env = False
+        return session
+
+    def _make_request(self, url, method, headers, data, params, callback=None, **kwargs):
+        if callback is not None:  # the SDK's threaded variant; we never use it
+            return super()._make_request(url, method, headers, data, params, callback, **kwargs)
+        res = self._session().request(
+            method.upper(), url, headers=headers, data=data, params=params, **kwargs
+        )
+        if not 200 <= res.status_code < 300:
+            raise AfricasTalkingException(res.text)
+        if res.headers.get("content-type") == "application/json":  # the SDK's own rule
+            return res.json()
+        return res.text
+
+
 class AfricasTalkingGateway:
     def __init__(
         self,
@@ -57,7 +102,7 @@ class AfricasTalkingGateway:
         self.name = name
         self.sender_id = sender_id or None
         self.timeout = (min(3.05, timeout), timeout)
-        self._sms = SMSService(username, api_key)
+        self._sms = _KeptAliveSMSService(username, api_key)
         if base_url:  # a fake or a proxy; the SDK has no other seam
             self._sms._baseUrl = base_url.rstrip("/") + "/version1"
 

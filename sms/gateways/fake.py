@@ -15,7 +15,8 @@ Plans, one per request, per gateway (default "ok"):
                             then answer "ok" - unless the client went away while held (a
                             killed worker): then, like a gateway aborting the request, nothing
                             is taken
-GET /fake/sent?since=N lists what was taken (for a bench running the fake in another process).
+GET /fake/sent?since=N lists what was taken (for a bench running the fake in another process);
+`connections` counts the TCP connections clients opened (HTTP/1.1 keeps them open).
 """
 
 import argparse
@@ -42,7 +43,14 @@ class FakeSend:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Clients keep their connection open (HTTP/1.1): without TCP_NODELAY the body, written
+    # after the headers, would wait for the client's delayed ACK (~40 ms a request).
+    disable_nagle_algorithm = True
     server: "_Server"
+
+    def setup(self):
+        super().setup()
+        self.server.fake.connection_opened()
 
     def log_message(self, format, *args):  # quiet: tests and the bench read no access log
         return
@@ -161,6 +169,7 @@ class FakeSmsServer:
         self._lock = threading.Lock()
         self._plans: dict[str, deque] = {"africastalking": deque(), "twilio": deque()}
         self.arrivals = {"africastalking": 0, "twilio": 0}
+        self.connections = 0  # TCP connections clients opened
         self.holding = threading.Event()
         self.sent: list[FakeSend] = []
 
@@ -176,6 +185,10 @@ class FakeSmsServer:
     def next_plan(self, gateway: str):
         with self._lock:
             return self._plans[gateway].popleft() if self._plans[gateway] else "ok"
+
+    def connection_opened(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     def record(self, gateway: str, to: str, text: str, message_id: str) -> None:
         with self._lock:

@@ -7,6 +7,8 @@ import pytest
 from django.utils import timezone
 
 from sms.dispatch import outbox_dispatch
+from sms.gateways.africastalking import AfricasTalkingGateway
+from sms.gateways.base import GatewayUnavailable, OutgoingSms
 from sms.models import MessageKind, OutboundMessage, SmsContact
 from sms.services import message_queue
 
@@ -135,3 +137,28 @@ def test_a_recipient_blocked_on_every_gateway_of_the_route_is_not_sent(gateways,
 
     assert (message.status, message.error) == ("skipped", "blocked")
     assert gateways.arrivals == {"africastalking": 0, "twilio": 0}
+
+
+def test_messages_to_africas_talking_share_one_kept_alive_connection(gateways, send):
+    sent = [send(f"+2547123456{n:02d}") for n in range(3)]
+
+    assert [m.status for m in sent] == ["sent"] * 3
+    assert gateways.arrivals["africastalking"] == 3
+    assert gateways.connections == 1
+
+
+def test_africas_talking_still_goes_through_the_proxy_the_environment_names(
+    fake_gateway, monkeypatch
+):
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    message = OutgoingSms(KENYA, "Water off on Tuesday", "1")
+    options = {"username": "malipo", "api_key": "at-key", "base_url": fake_gateway.url}
+
+    with pytest.raises(GatewayUnavailable, match="network"):
+        AfricasTalkingGateway(**options).send(message)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert AfricasTalkingGateway(**options).send(message).gateway_message_id
+
+    assert [s.to for s in fake_gateway.sent] == [KENYA]

@@ -143,7 +143,9 @@ def test_a_worker_that_outlives_its_lease_cannot_undo_the_takeover(gateways):
         message.refresh_from_db()
         taken_over = (message.status, message.gateway_message_id)
 
-        pipeline._record_sent(slow, pipeline._send(slow, patience_until=0))
+        late = pipeline._Batch([slow])
+        late.record(slow, late.send(0, patience_until=0))
+        late.finish()
 
     message.refresh_from_db()
     assert taken_over[0] == "sent"

@@ -1,6 +1,7 @@
 """Per-gateway rate limits: a token bucket of segments, with a share kept for codes and receipts."""
 
 import threading
+import uuid
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -8,6 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sms import throttle
 from sms.dispatch import outbox_dispatch
@@ -26,7 +30,7 @@ def take(request):
     key = cache.make_key(f"sms:bucket:test-{request.param}")
     throttle.buckets_reset_local()
     implementation = throttle._take_local if request.param == "memory" else throttle._take_redis
-    return lambda cost, floor, now: implementation(key, RATE, CAPACITY, cost, floor, now)
+    return lambda cost, floor, now: implementation(key, RATE, CAPACITY, [cost], floor, now)[1]
 
 
 def test_bulk_stops_at_the_reserve_that_codes_and_receipts_may_still_use(take):
@@ -58,6 +62,46 @@ def test_rate_limits_count_segments_and_a_long_message_is_not_starved(take):
     assert take(1, 0, T0 + 10.5) > 0
 
 
+_IMPLEMENTATIONS = [
+    pytest.param(throttle._take_local, id="memory"),
+    pytest.param(throttle._take_redis, id="redis", marks=pytest.mark.redis),
+]
+
+
+@pytest.mark.parametrize("implementation", _IMPLEMENTATIONS)
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    spent=st.lists(st.integers(1, 4), max_size=4),
+    costs=st.lists(st.integers(1, 14), min_size=1, max_size=12),
+    urgent=st.booleans(),
+    later=st.integers(0, 2000).map(lambda ms: ms / 1000),  # Redis keeps the time to 0.1 ms
+)
+def test_a_batch_gets_the_tokens_its_messages_would_get_asking_one_by_one(
+    implementation, spent, costs, urgent, later
+):
+    floor = 0.0 if urgent else FLOOR
+    batch_key, single_key = (cache.make_key(f"sms:bucket:{uuid.uuid4().hex}") for _ in "ab")
+    for key in (batch_key, single_key):  # the same history for both buckets
+        for cost in spent:
+            implementation(key, RATE, CAPACITY, [cost], FLOOR, T0)
+
+    taken, wait = implementation(batch_key, RATE, CAPACITY, costs, floor, T0 + later)
+    one_by_one = []
+    for cost in costs:
+        got, single_wait = implementation(single_key, RATE, CAPACITY, [cost], floor, T0 + later)
+        if not got:
+            break
+        one_by_one.append(cost)
+
+    assert taken == len(one_by_one)
+    assert wait == pytest.approx(single_wait if taken < len(costs) else 0.0)
+    # ...and both buckets are left alike: the next message meets the same answer.
+    after = T0 + later + 0.05
+    assert implementation(batch_key, RATE, CAPACITY, [1], floor, after) == pytest.approx(
+        implementation(single_key, RATE, CAPACITY, [1], floor, after)
+    )
+
+
 @pytest.mark.redis
 def test_concurrent_workers_never_spend_the_same_tokens():
     key = cache.make_key("sms:bucket:race")
@@ -66,8 +110,8 @@ def test_concurrent_workers_never_spend_the_same_tokens():
 
     def worker():
         barrier.wait()
-        wait = throttle._take_redis(key, RATE, CAPACITY, 1, 0, T0)
-        granted.append(wait == 0)
+        taken, _ = throttle._take_redis(key, RATE, CAPACITY, [1], 0, T0)
+        granted.append(taken == 1)
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from sms.models import MessageKind, MessageStatus, OutboundMessage
-from sms.services import message_queue
+from sms.services import MessageSpec, message_queue, message_queue_bulk
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -64,3 +64,29 @@ def test_worker_sends_committed_messages_from_both_queues_once():
     assert len(mine) == 2
     assert any(line.endswith(f"to +254712345678: {otp_text}") for line in mine)
     assert any(line.endswith(f"to +254712345679: {notice_text}") for line in mine)
+
+
+def test_worker_sends_a_bulk_run_in_batches_each_message_once(settings):
+    tag = uuid.uuid4().hex[:10]
+    specs = [
+        MessageSpec(
+            to=f"+2547130{n:05d}",
+            body=f"Malipo {tag}: bill {n} is ready",
+            kind=MessageKind.BILL,
+            idempotency_key=f"worker-test:bill:{tag}:{n}",
+        )
+        for n in range(3 * settings.SMS_SEND_BATCH + 1)
+    ]
+    message_queue_bulk(messages=specs)  # the dispatcher runs in the worker once committed
+    ids = list(
+        OutboundMessage.objects.filter(idempotency_key__contains=tag).values_list("pk", flat=True)
+    )
+
+    _wait_until_sent(*ids)
+
+    rows = OutboundMessage.objects.filter(pk__in=ids)
+    assert {(r.attempts, r.gateway, r.claim) for r in rows} == {(1, "console", "")}
+    handset = Path(settings.SMS_CONSOLE_FILE).read_text(encoding="utf-8").splitlines()
+    assert sorted(line.split(": ", 1)[1] for line in handset if tag in line) == sorted(
+        s.body for s in specs
+    )
