@@ -18,6 +18,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # idempotent, so a re-delivery is harmless. Longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connections around every task unless this is set:
+# a new PostgreSQL connection per task was most of a callback task's time. With it, workers
+# keep their connections as web processes do, by DB_CONN_MAX_AGE (config/celery.py checks them
+# around each task); the fixup still recycles them after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Codes and receipts travel apart from bulk traffic so a backlog never delays them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 

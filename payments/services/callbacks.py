@@ -4,19 +4,21 @@
 1. the checks that need no database, in memory: the HTTP method, the URL token (constant
    time; wrong -> 403), the provider's optional source-IP allow-list (403), the adapter's
    parse and signature check (CallbackRejected -> 400/403);
-2. the raw store: one INSERT, committed on its own before anything else touches the database,
-   of the request as received (headers, body, remote address, time, method, path with the
-   token masked) with what step 1 concluded: rejected, or duplicate when the event was
-   processed already (the common resend costs one SELECT and this INSERT);
-3. for a new event, one transaction that claims it with an insert-on-conflict into
-   ProcessedEvent keyed (provider, event_key) (a resend racing the first delivery conflicts
-   there: duplicate, nothing else; on PostgreSQL a copy arriving while another delivery of
-   the same event is being processed does not even wait for it: a transaction-scoped
-   advisory lock taken without waiting tells it so) and applies it: in the request, or, with
-   settings.PAYMENTS_CALLBACKS_ASYNC, in a worker (the operator is acknowledged once the raw
-   row is committed). Either way the sweep (services/sweep.py, every minute) processes any
-   delivery left `received` by a lost task or a crash, and retries for an hour those whose
-   processing failed.
+2. the raw store: committed on its own before anything else touches the database, of the
+   request as received (headers, body, remote address, time, method, path with the token
+   masked) with what step 1 concluded (rejected), and, in the same statement, the event's
+   claim: an insert-on-conflict into ProcessedEvent keyed (provider, event_key), pointing at
+   the delivery that owns the event (services/callback_store.py). The first copy of an event
+   owns it; every other copy, resend or racing copy alike, is stored `duplicate` and
+   acknowledged: one statement on PostgreSQL, nothing else. A copy arriving after the owner's
+   processing failed takes the claim over, so an operator's retry still applies;
+3. the owner is processed: in the request, or, with settings.PAYMENTS_CALLBACKS_ASYNC, by a
+   worker (the operator is acknowledged once the raw row is committed; only owners are
+   enqueued). Processing confirms the claim under a transaction-scoped advisory lock taken
+   without waiting (PostgreSQL), so two processes never apply one event at once, and applies
+   it in that transaction. Either way the sweep (services/sweep.py, every minute) processes
+   any delivery left `received` by a lost task or a crash, and retries for an hour those
+   whose processing failed.
 
 When to believe a callback: see services/verdicts.py (the doubt rule).
 
@@ -26,15 +28,13 @@ applies. A paybill confirmation is credited to the account it names, or parked i
 (services/paybill.py); a paybill validation changes nothing and is answered accept/reject.
 """
 
-import hashlib
 import hmac
 import ipaddress
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from payments.models import (
     CallbackDelivery,
@@ -49,6 +49,12 @@ from payments.providers.base import (
     CallbackRejected,
     InboundCallback,
     PaymentProvider,
+)
+from payments.services.callback_store import (
+    BUSY,
+    TAKEN,
+    delivery_store_claiming,
+    event_claim,
 )
 from payments.services.paybill import paybill_account_find, paybill_payment_record
 from payments.services.verdicts import verdict_apply
@@ -172,23 +178,20 @@ def callback_receive(
         return _refused(raw, *checked.refusal)
     event, adapter = checked.event, checked.provider
     key = event.event_key[:100]
-    seen = kind != VALIDATION_KIND and (
-        ProcessedEvent.objects.filter(provider=provider, event_key=key).exists()
-    )
-    delivery = CallbackDelivery.objects.create(
-        **raw,
-        event_key=key,
-        status=CallbackStatus.DUPLICATE if seen else CallbackStatus.RECEIVED,
-        outcome="already processed" if seen else "",
-    )
-    if seen:
+    if kind == VALIDATION_KIND:  # answered at once, changes nothing: no claim
+        delivery = CallbackDelivery.objects.create(**raw, event_key=key)
+        try:
+            return _paybill_validate(delivery, adapter, event)
+        except Exception:
+            delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
+            raise
+    delivery = delivery_store_claiming(raw, key=key)
+    if delivery is None:  # another delivery of the event owns it: acknowledged, nothing else
         return adapter.callback_ack(event, accepted=True)
-    if kind != VALIDATION_KIND and getattr(settings, "PAYMENTS_CALLBACKS_ASYNC", False):
+    if getattr(settings, "PAYMENTS_CALLBACKS_ASYNC", False):
         _enqueue(delivery)
         return adapter.callback_ack(event, accepted=True)
     try:
-        if kind == VALIDATION_KIND:
-            return _paybill_validate(delivery, adapter, event)
         return callback_event_apply(delivery, adapter, event, key=key)
     except Exception:
         delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
@@ -231,29 +234,6 @@ def _paybill_validate(
     return provider.callback_ack(event, accepted=accepted)
 
 
-def _event_claim(*, provider: str, event_key: str, delivery_id: int) -> bool:
-    """Insert the (provider, event_key) row, in one statement; False for a resend: the row
-    exists, or (PostgreSQL) another delivery of the event holds its advisory lock right now,
-    which this insert takes without waiting, so a copy never queues behind the first.
-    (SQLite's IMMEDIATE transactions serialize writers anyway.)"""
-    table = connection.ops.quote_name(ProcessedEvent._meta.db_table)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = [provider, event_key, delivery_id, now]
-    condition = " WHERE 1 = 1"  # SQLite wants a WHERE before an upsert's ON CONFLICT
-    if connection.vendor == "postgresql":
-        digest = hashlib.sha256(f"payments.event:{provider}:{event_key}".encode()).digest()
-        params.append(int.from_bytes(digest[:8], "big", signed=True))
-        condition = " WHERE pg_try_advisory_xact_lock(%s)"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (provider, event_key, delivery_id, created_at) "
-            f"SELECT %s, %s, %s, %s{condition} "
-            "ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
-            params,
-        )
-        return cursor.fetchone() is not None
-
-
 def _mark_duplicate(delivery: CallbackDelivery, outcome: str) -> None:
     # Only a delivery still waiting is relabelled: the sweep may meet one just processed.
     CallbackDelivery.objects.filter(pk=delivery.pk, status__in=RETRIED_STATUSES).update(
@@ -265,10 +245,14 @@ def _mark_duplicate(delivery: CallbackDelivery, outcome: str) -> None:
 def callback_event_apply(
     delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent, *, key: str
 ) -> Acknowledgement:
-    if not _event_claim(provider=delivery.provider, event_key=key, delivery_id=delivery.pk):
-        # Processed already, or being processed by another delivery right now: that one
-        # settles the event (should it fail, the sweep retries its stored row).
+    claim = event_claim(provider=delivery.provider, event_key=key, delivery_id=delivery.pk)
+    if claim == TAKEN:  # another delivery owns the event: it settles it
         _mark_duplicate(delivery, "already processed")
+        return provider.callback_ack(event, accepted=True)
+    waiting = CallbackDelivery.objects.filter(pk=delivery.pk, status__in=RETRIED_STATUSES)
+    if claim == BUSY or not waiting.exists():
+        # Another process is on the event right now, or has just settled this delivery
+        # (should it fail, the sweep retries the stored row).
         return provider.callback_ack(event, accepted=True)
     return _event_process(delivery, provider, event, key=key)
 

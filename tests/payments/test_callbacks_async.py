@@ -9,7 +9,13 @@ import time_machine
 from django.utils import timezone
 
 from billing.models import JournalKind, JournalTransaction
-from payments.models import CallbackDelivery, CallbackStatus, Channel, IntentStatus
+from payments.models import (
+    CallbackDelivery,
+    CallbackStatus,
+    Channel,
+    IntentStatus,
+    ProcessedEvent,
+)
 from payments.services.intents import payment_intent_create
 from payments.services.push import payment_intent_push
 from payments.services.sweep import callback_deliveries_sweep, callback_delivery_process
@@ -54,19 +60,35 @@ def test_the_operator_is_acknowledged_once_stored_and_a_worker_credits(intent, c
     assert credits() == 1
 
 
-def test_copies_that_raced_each_other_are_settled_by_the_claim(intent, client):
+def test_only_the_first_copy_is_handed_to_a_worker_and_credited(intent, client):
+    with mock.patch(TASK) as enqueue:
+        responses = [
+            sandbox_callback(client, reference=intent.provider_reference) for _ in range(3)
+        ]
+    first, *copies = CallbackDelivery.objects.order_by("pk")
+
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    enqueue.assert_called_once_with(first.pk)
+    assert [c.status for c in copies] == [CallbackStatus.DUPLICATE] * 2
+    outcomes = [callback_delivery_process(delivery_id=d.pk) for d in (first, *copies)]
+    assert outcomes == [CallbackStatus.PROCESSED, "nothing to do", "nothing to do"]
+    assert credits() == 1
+
+
+def test_a_stored_unclaimed_copy_is_settled_by_the_claim(intent, client):
+    """Deliveries stored `received` without a claim (before claims were taken on storing)
+    are still processed once: the first claims the event, the others are duplicates."""
     with mock.patch(TASK):
-        for _ in range(3):
-            sandbox_callback(client, reference=intent.provider_reference)
-    deliveries = list(CallbackDelivery.objects.order_by("pk").values_list("pk", flat=True))
+        sandbox_callback(client, reference=intent.provider_reference)
+    first = CallbackDelivery.objects.get()
+    ProcessedEvent.objects.all().delete()
+    first.pk = None
+    first.save()  # an unclaimed copy, as stored before
+    deliveries = list(CallbackDelivery.objects.order_by("-pk").values_list("pk", flat=True))
 
     outcomes = [callback_delivery_process(delivery_id=pk) for pk in deliveries]
 
-    assert outcomes == [
-        CallbackStatus.PROCESSED,
-        CallbackStatus.DUPLICATE,
-        CallbackStatus.DUPLICATE,
-    ]
+    assert outcomes == [CallbackStatus.PROCESSED, CallbackStatus.DUPLICATE]
     assert credits() == 1
 
 

@@ -169,3 +169,40 @@ def test_ten_pushes_to_one_phone_at_once_make_one_intent(mpesa):
     assert PaymentIntent.objects.count() == 1
     assert len(errors) == 9
     assert all(isinstance(error, PushTooSoon) for error in errors), errors
+
+
+def test_twenty_copies_at_once_in_worker_mode_hand_one_delivery_to_a_worker(sandbox, settings):
+    from payments.services.sweep import callback_delivery_process
+
+    settings.PAYMENTS_CALLBACKS_ASYNC = True
+    account = account_owing_1200()
+    sandbox.script("never")
+    with mock.patch("payments.tasks.payment_intent_push_task.delay"):
+        intent = payment_intent_create(
+            account=account,
+            phone="+254712345678",
+            amount=kes("1200"),
+            channel=Channel.USSD,
+            idempotency_key="ussd:race-async",
+        )
+    intent = payment_intent_push(intent_id=intent.pk)
+    sandbox.deliver_pending()
+    receipt = sandbox.status(intent.provider_reference).receipt
+
+    def deliver():
+        response = sandbox_callback(Client(), reference=intent.provider_reference, receipt=receipt)
+        return response.status_code
+
+    with mock.patch("payments.tasks.callback_process_task.delay") as enqueue:
+        outcomes = run_together([deliver] * THREADS)
+
+    assert outcomes == [("ok", 200)] * THREADS
+    owner = ProcessedEvent.objects.get().delivery_id
+    enqueue.assert_called_once_with(owner)
+    statuses = list(CallbackDelivery.objects.exclude(pk=owner).values_list("status", flat=True))
+    assert statuses == [CallbackStatus.DUPLICATE] * (THREADS - 1)
+    # the worker and the sweep on the owner at once: applied once
+    outcomes = run_together([lambda: callback_delivery_process(delivery_id=owner)] * 2)
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    exactly_once(account)
+    assert CallbackDelivery.objects.get(pk=owner).status == CallbackStatus.PROCESSED
