@@ -9,8 +9,10 @@ row lock; the ledger is the truth.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet, Sum
 
+from billing.compiled import CompiledQuery, Slot
 from billing.models import (
     Invoice,
     InvoiceKind,
@@ -37,18 +39,38 @@ class StatementLine:
     balance: Money  # what the customer owes after this movement
 
 
-def _customer_entries(account: ServiceAccount) -> QuerySet[LedgerEntry]:
+# Sentinels standing for the values of the compiled queries (never a real id or currency).
+_ACCOUNT, _CURRENCY = -1_999_999_917, "\x00currency"
+
+
+def _customer_entries(account, currency) -> QuerySet[LedgerEntry]:
+    """`account`: a ServiceAccount or its id."""
     return LedgerEntry.objects.filter(
         account__service_account=account,
         account__kind__in=CUSTOMER_LEDGER_KINDS,
-        currency=account.operator.currency,
+        currency=currency,
     )
+
+
+# The entries are all in `currency`: grouping by it gives one row (none without entries),
+# which a compiled query can run where aggregate() cannot.
+_balance_query = CompiledQuery(
+    lambda account, currency: (
+        _customer_entries(account, currency)
+        .values("currency")
+        .annotate(total=Sum("amount_minor"))
+        .order_by()
+    ),
+    account=Slot(_ACCOUNT),
+    currency=Slot(_CURRENCY),
+)
 
 
 def account_balance(account: ServiceAccount) -> Money:
     """What the customer owes now (negative: money in credit), summed from ledger entries."""
-    total = _customer_entries(account).aggregate(s=Sum("amount_minor"))["s"]
-    return Money(total or 0, account.operator.currency)
+    currency = account.operator.currency
+    rows = _balance_query.rows(account=account.pk, currency=currency)
+    return Money(rows[0][1] if rows else 0, currency)
 
 
 def account_open_invoices(account: ServiceAccount) -> QuerySet[Invoice]:
@@ -58,14 +80,35 @@ def account_open_invoices(account: ServiceAccount) -> QuerySet[Invoice]:
     )
 
 
-def account_last_invoice(account: ServiceAccount) -> Invoice | None:
-    """The latest periodic invoice that was issued (penalties and fees excluded), or None."""
-    return (
-        Invoice.objects.filter(account=account, kind=InvoiceKind.INVOICE)
+_INVOICE_COLUMNS = tuple(field.attname for field in Invoice._meta.concrete_fields)
+_last_invoice_query = CompiledQuery(
+    lambda account: (
+        Invoice.objects.filter(account_id=account, kind=InvoiceKind.INVOICE)
         .exclude(status__in=(InvoiceStatus.DRAFT, InvoiceStatus.CANCELLED))
         .order_by("-issue_date", "-id")
-        .first()
-    )
+        .values_list(*_INVOICE_COLUMNS)[:1]
+    ),
+    account=Slot(_ACCOUNT),
+)
+
+
+def account_last_invoice(account: ServiceAccount) -> Invoice | None:
+    """The latest periodic invoice that was issued (penalties and fees excluded), or None."""
+    rows = _last_invoice_query.rows(account=account.pk)
+    return Invoice.from_db(DEFAULT_DB_ALIAS, _INVOICE_COLUMNS, rows[0]) if rows else None
+
+
+_statement_query = CompiledQuery(
+    lambda limit, account, currency: (
+        _customer_entries(account, currency)
+        .values("journal_id", "journal__created_at", "journal__kind", "journal__memo")
+        .annotate(amount=Sum("amount_minor"))
+        .exclude(amount=0)
+        .order_by("-journal__created_at", "-journal_id")[:limit]
+    ),
+    account=Slot(_ACCOUNT),
+    currency=Slot(_CURRENCY),
+)
 
 
 def account_statement(account: ServiceAccount, *, limit: int = 10) -> list[StatementLine]:
@@ -75,13 +118,7 @@ def account_statement(account: ServiceAccount, *, limit: int = 10) -> list[State
     (customer credit applied to an invoice) are left out.
     """
     currency = account.operator.currency
-    rows = list(
-        _customer_entries(account)
-        .values("journal_id", "journal__created_at", "journal__kind", "journal__memo")
-        .annotate(amount=Sum("amount_minor"))
-        .exclude(amount=0)
-        .order_by("-journal__created_at", "-journal_id")[:limit]
-    )
+    rows = _statement_query.dicts(int(limit), account=account.pk, currency=currency)
     balance = account_balance(account).minor
     lines = []
     for row in rows:

@@ -5,15 +5,14 @@ A phone's accounts are those it owns (ServiceAccount.owner.phone) or is a contac
 the code is none of theirs), closed accounts left out.
 """
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import F, Q, Subquery
 
 from accounts.models import User
+from billing.compiled import CompiledQuery, Slot
 from billing.models import (
     AccountStatus,
     Meter,
@@ -58,15 +57,15 @@ class Caller:
     operators: dict[int, dict]  # of the accounts, by id
 
 
-# Sentinels standing for the values of a compiled query (never real phones or ids).
+# Sentinels standing for the values of the compiled queries (never real phones or ids).
 _PHONE, _OPERATOR = "\x00phone", -7_000_000_001
 
 
-def _accounts_query(*, of_operator: bool):
-    """The caller's accounts query, with _PHONE (and _OPERATOR) in place of its values."""
-    user = User.objects.filter(phone=_PHONE)
+def _accounts_query(phone: str, operator: int | None = None):
+    """The caller's accounts (of `operator` unless it is None), with the caller's user."""
+    user = User.objects.filter(phone=phone)
     accounts = (
-        ServiceAccount.objects.filter(Q(owner__phone=_PHONE) | Q(contacts__phone=_PHONE))
+        ServiceAccount.objects.filter(Q(owner__phone=phone) | Q(contacts__phone=phone))
         .exclude(status=AccountStatus.CLOSED)
         .annotate(
             caller_id=Subquery(user.values("id")[:1]),
@@ -75,8 +74,8 @@ def _accounts_query(*, of_operator: bool):
         .order_by("id")
         .distinct()
     )
-    if of_operator:
-        accounts = accounts.filter(operator_id=_OPERATOR)
+    if operator is not None:
+        accounts = accounts.filter(operator_id=operator)
     return accounts.values(
         "id",
         "number",
@@ -90,20 +89,16 @@ def _accounts_query(*, of_operator: bool):
     )
 
 
-@functools.cache
-def _accounts_sql(of_operator: bool) -> tuple[str, tuple]:
-    """The accounts query compiled once per process: on a hop, compiling it through the ORM
-    costs several times the CPU of running it."""
-    return _accounts_query(of_operator=of_operator).query.sql_with_params()
+# Compiled once per process and database: on a hop, compiling the query through the ORM
+# costs several times the CPU of running it.
+_accounts_of_any = CompiledQuery(_accounts_query, phone=Slot(_PHONE))
+_accounts_of_operator = CompiledQuery(_accounts_query, phone=Slot(_PHONE), operator=Slot(_OPERATOR))
 
 
 def _accounts_rows(phone: str, operator_id: int | None) -> list[dict]:
-    sql, params = _accounts_sql(operator_id is not None)
-    values = {_PHONE: phone, _OPERATOR: operator_id}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [values.get(param, param) for param in params])
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if operator_id is None:
+        return _accounts_of_any.dicts(phone=phone)
+    return _accounts_of_operator.dicts(phone=phone, operator=operator_id)
 
 
 def caller_load(phone: str, operator: dict | None) -> Caller:

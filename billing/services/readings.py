@@ -12,7 +12,7 @@ billing run included) was accepted (`reading_superseded`); review held readings 
 billing run.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record, audit_snapshot
 from accounts.errors import ApplicationError
+from billing.compiled import CompiledQuery, Slot
 from billing.models import Meter, MeterReading, ReadingSource, ReadingStatus, ServiceAccount
 from billing.services.consumption import (
     PeriodConsumption,
@@ -288,24 +289,48 @@ def _newer_accepted(meter: Meter, read_at: datetime) -> MeterReading | None:
     return accepted.order_by("-read_at").first()
 
 
-def meter_state(meter: Meter, *, before: datetime | None = None) -> MeterState:
-    """What a reading of `meter` taken at `before` (now: None) is measured against, in one
-    query: the accepted readings before it from the last real one on (all of them when there
-    is none), and at least the last HISTORY_PERIODS, newest first. `meter` needs its pk,
-    max_index and initial_index only."""
-    accepted = MeterReading.objects.filter(meter_id=meter.pk, status=ReadingStatus.ACCEPTED)
+# Sentinels standing for the values of the compiled meter_state query (never real ones).
+_METER = -1_999_999_923
+_BEFORE = datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+
+
+def _meter_state_rows(meter: int, before: datetime | None = None):
+    """The accepted readings meter_state measures against (those before `before` unless it is
+    None), newest first: (index, consumption, is_estimated)."""
+    accepted = MeterReading.objects.filter(meter_id=meter, status=ReadingStatus.ACCEPTED)
     if before is not None:
         accepted = accepted.filter(read_at__lt=before)
     real = accepted.filter(is_estimated=False)
     last_real_at = real.order_by("-read_at").values("read_at")[:1]
     recent = accepted.order_by("-read_at").values("pk")[:HISTORY_PERIODS]
-    rows = list(
+    return (
         accepted.filter(
             Q(read_at__gte=Subquery(last_real_at)) | Q(pk__in=Subquery(recent)) | ~Exists(real)
         )
         .order_by("-read_at")
         .values_list("index", "consumption", "is_estimated")
     )
+
+
+# Compiled once per process and database: on a USSD hop the ORM's compiling costs more than
+# the query.
+_meter_state_now = CompiledQuery(_meter_state_rows, meter=Slot(_METER))
+_meter_state_before = CompiledQuery(
+    _meter_state_rows,
+    meter=Slot(_METER),
+    before=Slot(_BEFORE, MeterReading._meta.get_field("read_at")),
+)
+
+
+def meter_state(meter: Meter, *, before: datetime | None = None) -> MeterState:
+    """What a reading of `meter` taken at `before` (now: None) is measured against, in one
+    query: the accepted readings before it from the last real one on (all of them when there
+    is none), and at least the last HISTORY_PERIODS, newest first. `meter` needs its pk,
+    max_index and initial_index only."""
+    if before is None:
+        rows = _meter_state_now.rows(meter=meter.pk)
+    else:
+        rows = _meter_state_before.rows(meter=meter.pk, before=before)
     history = tuple(consumption for _, consumption, _ in rows[:HISTORY_PERIODS])
     last_real = next((n for n, row in enumerate(rows) if not row[2]), None)
     since = rows if last_real is None else rows[:last_real]
