@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from loopback import free_port, listening
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "malipo_bench_cb"
@@ -219,12 +219,6 @@ async def fire(port: int, requests: list[tuple[str, bytes]]) -> tuple[float, lis
     return time.perf_counter() - started, latencies, errors
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def gunicorn_start(env, port: int, workers: int, threads: int) -> subprocess.Popen:
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -237,13 +231,8 @@ def gunicorn_start(env, port: int, workers: int, threads: int) -> subprocess.Pop
         "--log-level=warning",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
+    if listening(port):
+        return server
     server.terminate()
     raise SystemExit("gunicorn did not start")
 

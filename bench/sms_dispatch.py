@@ -28,7 +28,6 @@ Workers keep their database connections (DB_CONN_MAX_AGE=60), as a production wo
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,14 +36,9 @@ import time
 from pathlib import Path
 
 import requests
+from loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _settings_env(*, fake_url: str, rate: float) -> dict[str, str]:
@@ -272,7 +266,7 @@ def main() -> None:
         if not os.environ.get(name):
             raise SystemExit(f"{name} must be set (see the docstring)")
 
-    port = _free_port()
+    port = free_port()
     fake_url = f"http://127.0.0.1:{port}"
     signal.signal(signal.SIGTERM, _terminate)  # clean up the fake and the worker on kill
     fake = subprocess.Popen(

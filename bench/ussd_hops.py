@@ -33,6 +33,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 from wsgiref.util import setup_testing_defaults
 
+from loopback import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_SERVER = "postgres://postgres@127.0.0.1:5432"
 DB_NAME = "malipo_bench_ussd"
@@ -202,14 +204,8 @@ def over_http(port: int, phones: list[str], path: str, seconds: float, concurren
     return len(latencies), time.perf_counter() - started, latencies
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def gunicorn_start(workers: int) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    port = free_port()
     (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "bench-ussd-gunicorn.log", "ab")  # noqa: SIM115 - kept by the child
     server = subprocess.Popen(

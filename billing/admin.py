@@ -5,33 +5,23 @@ tariff and price index names. Everything that prices or carries money is read-on
 changes only through the services that check it and post the ledger (the staff API): tariff
 versions, tiers and price index values, invoices and their lines, credit notes, payments,
 allocations, meters and readings, document sequences, and the ledger itself (accounts,
-journals, entries). Dunning (policies and their stages, events, runs, disputes, instalment
-plans, suspensions, work orders) is read-only too: it changes through the staff API, which
-checks message templates and keeps the schedule consistent. Nothing is ever deleted. Changes
-are recorded in the audit trail.
+journals, entries). Dunning is read-only too (billing.admin_dunning). Nothing is ever
+deleted. Changes are recorded in the audit trail.
 """
 
 from django import forms
 from django.contrib import admin
 
 from accounts.admin import PhoneSearchMixin, ReadOnlyAdmin
-from accounts.audit import audit_record, audit_snapshot
 from accounts.exceptions import InvalidPhoneNumber
-from accounts.models import Role
-from accounts.permissions import user_has_role
 from accounts.phones import phone_normalize
+from billing import admin_dunning  # noqa: F401 - registers the dunning models
+from billing.admin_base import ManagedAdmin, ManagedInline, ReadOnlyInline
 from billing.models import (
     AccountContact,
     Allocation,
     CreditNote,
-    Dispute,
     DocumentSequence,
-    DunningEvent,
-    DunningPolicy,
-    DunningRun,
-    DunningStage,
-    Instalment,
-    InstalmentPlan,
     Invoice,
     InvoiceLine,
     JournalTransaction,
@@ -44,71 +34,10 @@ from billing.models import (
     PriceIndex,
     PriceIndexValue,
     ServiceAccount,
-    Suspension,
     Tariff,
     TariffTier,
     TariffVersion,
-    WorkOrder,
 )
-
-
-def _may_look(request) -> bool:
-    return user_has_role(request.user, Role.MANAGER)
-
-
-class ManagedAdmin(admin.ModelAdmin):
-    """Managers and administrators may look, add and change (never delete); changes audited."""
-
-    def has_module_permission(self, request) -> bool:
-        return _may_look(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_add_permission(self, request) -> bool:
-        return _may_look(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        model = type(obj)
-        before = audit_snapshot(model.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action=f"{model._meta.model_name}.{'update' if change else 'create'}",
-            instance=obj,
-            before=before,
-            after=audit_snapshot(obj),
-        )
-
-
-class ManagedInline(admin.TabularInline):
-    extra = 0
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(ManagedInline):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Operator)
@@ -337,85 +266,3 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_filter = ("currency", "account__kind")
     list_select_related = ("journal", "account")
     search_fields = ("account__code",)
-
-
-# --- Dunning (read-only: changed through the staff API) ------------------------------------
-class DunningStageInline(ReadOnlyInline):
-    model = DunningStage
-    fields = ("code", "name", "offset_days", "message_kind", "charge_penalty", "suspend_service")
-
-
-@admin.register(DunningPolicy)
-class DunningPolicyAdmin(ReadOnlyAdmin):
-    list_display = ("name", "operator", "tariff", "is_active", "updated_at")
-    list_filter = ("is_active",)
-    list_select_related = ("operator", "tariff")
-    search_fields = ("name",)
-    inlines = (DunningStageInline,)
-
-
-@admin.register(DunningStage)
-class DunningStageAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "policy", "offset_days", "charge_penalty", "suspend_service")
-    list_filter = ("charge_penalty", "suspend_service", "field_visit")
-    list_select_related = ("policy",)
-    search_fields = ("code", "name")
-
-
-@admin.register(DunningEvent)
-class DunningEventAdmin(ReadOnlyAdmin):
-    list_display = ("invoice", "stage", "account", "run_date", "superseded")
-    list_filter = ("superseded", "stage__code")
-    list_select_related = ("invoice", "stage", "account")
-    search_fields = ("invoice__number", "account__number")
-    date_hierarchy = "run_date"
-
-
-@admin.register(DunningRun)
-class DunningRunAdmin(ReadOnlyAdmin):
-    list_display = ("operator", "run_date", "started_at", "finished_at")
-    list_select_related = ("operator",)
-    date_hierarchy = "run_date"
-
-
-@admin.register(Dispute)
-class DisputeAdmin(ReadOnlyAdmin):
-    list_display = ("account", "reason", "opened_at", "closed_at")
-    list_select_related = ("account",)
-    search_fields = ("account__number", "reason")
-
-
-class InstalmentInline(ReadOnlyInline):
-    model = Instalment
-    fields = ("position", "due_date", "amount_minor")
-
-
-@admin.register(InstalmentPlan)
-class InstalmentPlanAdmin(ReadOnlyAdmin):
-    list_display = ("account", "status", "total_minor", "currency", "agreed_at", "ended_at")
-    list_filter = ("status",)
-    list_select_related = ("account",)
-    search_fields = ("account__number",)
-    inlines = (InstalmentInline,)
-
-
-@admin.register(Instalment)
-class InstalmentAdmin(ReadOnlyAdmin):
-    list_display = ("plan", "position", "due_date", "amount_minor")
-    list_select_related = ("plan",)
-
-
-@admin.register(Suspension)
-class SuspensionAdmin(ReadOnlyAdmin):
-    list_display = ("account", "reason", "started_at", "ended_at", "ended_reason")
-    list_filter = ("reason",)
-    list_select_related = ("account",)
-    search_fields = ("account__number",)
-
-
-@admin.register(WorkOrder)
-class WorkOrderAdmin(ReadOnlyAdmin):
-    list_display = ("account", "kind", "status", "reason", "created_at", "completed_at")
-    list_filter = ("kind", "status")
-    list_select_related = ("account",)
-    search_fields = ("account__number",)

@@ -56,9 +56,12 @@ RESULT_DESCS = {
 }
 
 
-def _number(amount: Decimal) -> int | float:
-    """A JSON number, as Daraja writes amounts in callbacks."""
-    return int(amount) if amount == amount.to_integral_value() else float(amount)
+def _number(amount: Decimal) -> int:
+    """A JSON number, as Daraja writes amounts in callbacks: whole shillings only (Daraja takes
+    no fractions, so neither does a scripted amount)."""
+    if amount != amount.to_integral_value():
+        raise ValueError(f"Daraja amounts are whole shillings, not {amount}")
+    return int(amount)
 
 
 @dataclass

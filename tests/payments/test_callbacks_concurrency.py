@@ -69,24 +69,33 @@ def exactly_once(account) -> None:
     assert account_balance(account) == kes("0")
 
 
-def test_twenty_deliveries_and_reconciliation_at_once_credit_once(sandbox):
+def _paid_at_the_operator(sandbox, key: str):
+    """An account owing KES 1,200, its pushed intent settled at the operator (whose status
+    query now says paid) with no callback sent yet, its receipt, and a function that delivers the
+    success callback once (its HTTP status)."""
     account = account_owing_1200()
-    sandbox.script("never")  # the customer pays; we deliver the callbacks ourselves
+    sandbox.script("never")  # the customer pays; the tests deliver the callbacks themselves
     with mock.patch("payments.tasks.payment_intent_push_task.delay"):
         intent = payment_intent_create(
             account=account,
             phone="+254712345678",
             amount=kes("1200"),
             channel=Channel.USSD,
-            idempotency_key="ussd:race",
+            idempotency_key=key,
         )
     intent = payment_intent_push(intent_id=intent.pk)
-    sandbox.deliver_pending()  # settled at the operator: its status query now says paid
+    sandbox.deliver_pending()
     receipt = sandbox.status(intent.provider_reference).receipt
 
     def deliver():
         response = sandbox_callback(Client(), reference=intent.provider_reference, receipt=receipt)
         return response.status_code
+
+    return account, intent, receipt, deliver
+
+
+def test_twenty_deliveries_and_reconciliation_at_once_credit_once(sandbox):
+    account, intent, receipt, deliver = _paid_at_the_operator(sandbox, "ussd:race")
 
     calls = [deliver] * THREADS + [lambda: payment_intent_check(intent_id=intent.pk)]
     outcomes = run_together(calls)
@@ -175,23 +184,7 @@ def test_twenty_copies_at_once_in_worker_mode_hand_one_delivery_to_a_worker(sand
     from payments.services.sweep import callback_delivery_process
 
     settings.PAYMENTS_CALLBACKS_ASYNC = True
-    account = account_owing_1200()
-    sandbox.script("never")
-    with mock.patch("payments.tasks.payment_intent_push_task.delay"):
-        intent = payment_intent_create(
-            account=account,
-            phone="+254712345678",
-            amount=kes("1200"),
-            channel=Channel.USSD,
-            idempotency_key="ussd:race-async",
-        )
-    intent = payment_intent_push(intent_id=intent.pk)
-    sandbox.deliver_pending()
-    receipt = sandbox.status(intent.provider_reference).receipt
-
-    def deliver():
-        response = sandbox_callback(Client(), reference=intent.provider_reference, receipt=receipt)
-        return response.status_code
+    account, _, _, deliver = _paid_at_the_operator(sandbox, "ussd:race-async")
 
     with mock.patch("payments.tasks.callback_process_task.delay") as enqueue:
         outcomes = run_together([deliver] * THREADS)
