@@ -12,9 +12,11 @@ free port (`bench.floor_urls:application`: the product's URLs plus the floor vie
 2. the storm: every callback 5 times, shuffled within windows of 16 callbacks, so the copies
    of one callback race each other; in mode "inline" each callback is processed (credited)
    in its request, in mode "worker" the request stores it and a Celery worker (2 processes,
-   started here, at niceness --worker-nice: 0 by default; in production workers run on other
-   hosts, and a higher niceness lets the acknowledgements go first on this shared machine)
-   credits it (settings.PAYMENTS_CALLBACKS_ASYNC).
+   started here, at niceness --worker-nice: 0 by default) credits it
+   (settings.PAYMENTS_CALLBACKS_ASYNC). `--worker-start during` (default) starts the worker
+   with the storm, so crediting takes CPU from the acknowledgements on these same cores;
+   `--worker-start after` starts it once every delivery was acknowledged, which is what the
+   server sees when the workers run on other hosts, as in production.
 
 It prints acknowledged deliveries per second (every HTTP request is one delivery), distinct
 callbacks per second, acknowledgement latency p50/p99, the rate as a fraction of the floor,
@@ -287,7 +289,8 @@ def storm_run(env, args, mode: str, first: int, floor: bool) -> dict:
     port = free_port()
     env = {**env, "BENCH_CALLBACKS_ASYNC": "1" if mode == "worker" else "0"}
     server = gunicorn_start(env, port, args.workers, args.threads)
-    worker = celery_start(env, args.worker_nice) if mode == "worker" else None
+    during = mode == "worker" and args.worker_start == "during"
+    worker = celery_start(env, args.worker_nice) if during else None
     result: dict = {"mode": mode}
     try:
         # Warm up: every worker thread has loaded Django and opened its database connection.
@@ -299,6 +302,8 @@ def storm_run(env, args, mode: str, first: int, floor: bool) -> dict:
         storm = deliveries(args.n, lambda i: (f"/payments/mpesa/stk/{TOKEN}/", stk_body(first + i)))
         started = time.perf_counter()
         result["storm"] = asyncio.run(fire(port, storm))
+        if mode == "worker" and worker is None:
+            worker = celery_start(env, args.worker_nice)
         while pending_deliveries():
             time.sleep(0.2)
         result["settled"] = time.perf_counter() - started
@@ -347,6 +352,13 @@ def main() -> None:
         default=0,
         help="run the Celery worker at this niceness (acknowledging before crediting)",
     )
+    parser.add_argument(
+        "--worker-start",
+        choices=("during", "after"),
+        default="during",
+        help="start the crediting worker with the storm (sharing these CPUs) or once every "
+        "delivery was acknowledged (as a worker on another host would leave them alone)",
+    )
     args = parser.parse_args()
     modes = ["inline", "worker"] if args.mode == "both" else [args.mode]
     sys.path.insert(0, str(ROOT))
@@ -369,7 +381,8 @@ def main() -> None:
     print(
         f"{args.n} distinct callbacks x {COPIES} deliveries = {args.n * COPIES} requests per "
         f"run, {CLIENTS} clients, gunicorn {args.workers} workers x {args.threads} threads, "
-        f"{os.cpu_count()} CPUs, worker niceness {args.worker_nice}, load average "
+        f"{os.cpu_count()} CPUs, worker niceness {args.worker_nice} started "
+        f"{args.worker_start} the storm, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from payments.providers.base import ProviderError
 from payments.services.push import payment_intent_abandon, payment_intent_push
 from payments.services.reconcile import payment_intents_reconcile
-from payments.services.sweep import callback_deliveries_sweep, callback_delivery_process
+from payments.services.sweep import callback_deliveries_drain, callback_deliveries_sweep
 
 # A push the operator could not take (timeout, 5xx) is retried after 5, 15, 45 and 135 s,
 # then given up: a push later than that would surprise the customer.
@@ -30,9 +30,9 @@ def payment_intent_push_task(self, intent_id: str) -> None:
 
 
 @shared_task(acks_late=True)
-def callback_process_task(delivery_id: int) -> str:
-    """A stored callback, processed by a worker (settings.PAYMENTS_CALLBACKS_ASYNC)."""
-    return callback_delivery_process(delivery_id=delivery_id)
+def callback_drain_task() -> int:
+    """Stored callbacks, processed by a worker (settings.PAYMENTS_CALLBACKS_ASYNC)."""
+    return callback_deliveries_drain()
 
 
 @shared_task

@@ -13,10 +13,11 @@
    acknowledged: one statement on PostgreSQL, nothing else. A copy arriving after the owner's
    processing failed takes the claim over, so an operator's retry still applies;
 3. the owner is processed: in the request, or, with settings.PAYMENTS_CALLBACKS_ASYNC, by a
-   worker (the operator is acknowledged once the raw row is committed; only owners are
-   enqueued). Processing confirms the claim under a transaction-scoped advisory lock taken
-   without waiting (PostgreSQL), so two processes never apply one event at once, and applies
-   it in that transaction. Either way the sweep (services/sweep.py, every minute) processes
+   worker (the operator is acknowledged once the raw row is committed; a burst of owners
+   wakes one drain, which processes every delivery waiting: services/sweep.py). Processing
+   confirms the claim under a transaction-scoped advisory lock taken without waiting
+   (PostgreSQL), so two processes never apply one event at once, and applies it in that
+   transaction. Either way the sweep (services/sweep.py, every minute) processes
    any delivery left `received` by a lost task or a crash, and retries for an hour those
    whose processing failed.
 
@@ -199,14 +200,12 @@ def callback_receive(
 
 
 def _enqueue(delivery: CallbackDelivery) -> None:
-    """Hand a stored delivery to a worker (the row is committed already). If the broker is
-    down, the sweep (services/sweep.py, every minute) processes it."""
-    from payments.tasks import callback_process_task
+    """Hand a stored delivery to the workers (the row is committed already): wake a drain,
+    unless one is already due to look (services/sweep.py). If the broker is down, the sweep
+    (every minute) processes it."""
+    from payments.services.sweep import callback_drain_wake
 
-    try:
-        callback_process_task.delay(delivery.pk)
-    except Exception:  # any broker failure: the sweep takes over
-        logger.exception("callback enqueue failed", extra={"delivery": delivery.pk})
+    callback_drain_wake(delivery_id=delivery.pk)
 
 
 def _refused(raw: dict, status: int, reason: str) -> Acknowledgement:

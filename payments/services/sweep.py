@@ -1,6 +1,9 @@
-"""The callback sweep and worker path: stored deliveries processed after their request.
+"""The callback drain and sweep: stored deliveries processed after their request.
 
-A delivery is processed in its request (or by a worker, with PAYMENTS_CALLBACKS_ASYNC); the
+A delivery is processed in its request, or, with PAYMENTS_CALLBACKS_ASYNC, by a worker's
+drain: the request only wakes one (`callback_drain_wake`), and a drain processes every
+delivery waiting, so a burst of callbacks costs one task rather than one per callback (a
+Celery publish costs more CPU than storing the callback). The
 sweep, run every minute with reconciliation, takes up any still waiting: `received` ones (a
 lost task, a crashed request) and, for an hour, `error` ones (a deadlock, a database restart).
 Nothing an operator sent stays unprocessed, and the claim keeps it exactly once.
@@ -9,6 +12,7 @@ Nothing an operator sent stays unprocessed, and the claim keeps it exactly once.
 import logging
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +30,64 @@ logger = logging.getLogger(__name__)
 
 SWEEP_AFTER = timedelta(minutes=1)
 RETRY_ERRORS_FOR = timedelta(hours=1)
+# Set while a drain is due to scan; cleared by every drain before each scan. A wake-up whose
+# task the broker lost is re-armed after DRAIN_WAKE_SECONDS (and the sweep covers the gap).
+DRAIN_WAKE_KEY = "payments:callbacks:drain-due"
+DRAIN_WAKE_SECONDS = 30
+DRAIN_BATCH = 100
+
+
+def callback_drain_wake(*, delivery_id: int) -> None:
+    """After a delivery was stored for the workers: make sure a drain scans after it. Publishes
+    a drain task unless one is already due to scan (the flag). Why that is enough: a drain
+    clears the flag before each scan, so if the flag is still set, the drain that set it has
+    not scanned yet and will see this delivery."""
+    from payments.tasks import callback_drain_task
+
+    try:
+        due = not cache.add(DRAIN_WAKE_KEY, 1, timeout=DRAIN_WAKE_SECONDS)
+    except Exception:  # the cache is down: wake anyway
+        logger.warning("callback drain flag unavailable", exc_info=True)
+        due = False
+    if due:
+        return
+    try:
+        callback_drain_task.delay()
+    except Exception:  # any broker failure: the sweep takes over; the next callback retries
+        logger.exception("callback drain wake failed", extra={"delivery": delivery_id})
+        _wake_flag_clear()
+
+
+def _wake_flag_clear() -> None:
+    try:
+        cache.delete(DRAIN_WAKE_KEY)
+    except Exception:  # the cache is down: every callback wakes a drain meanwhile
+        logger.warning("callback drain flag unavailable", exc_info=True)
+
+
+def callback_deliveries_drain(*, batch: int = DRAIN_BATCH) -> int:
+    """A worker's job: process the deliveries waiting (`received`), oldest first, until a scan
+    finds none. Two drains at once share the work: each skips an event the other is
+    processing (services/callback_store.event_claim). Returns how many deliveries it took up.
+    """
+    after = taken = 0
+    while True:
+        _wake_flag_clear()  # from here on, a newly stored delivery wakes another drain
+        ids = list(
+            CallbackDelivery.objects.filter(status=CallbackStatus.RECEIVED, pk__gt=after)
+            .exclude(kind=VALIDATION_KIND)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return taken
+        for delivery_id in ids:
+            try:
+                callback_delivery_process(delivery_id=delivery_id)
+            except Exception:  # marked `error`: the sweep retries it
+                logger.exception("callback drain failed", extra={"delivery": delivery_id})
+        taken += len(ids)
+        after = ids[-1]
 
 
 def callback_delivery_process(*, delivery_id: int) -> str:

@@ -1,5 +1,5 @@
-"""Callbacks processed by a worker (PAYMENTS_CALLBACKS_ASYNC), and the sweep that processes
-any delivery left unprocessed: acknowledged once stored, credited once, never lost."""
+"""Callbacks processed by a worker (PAYMENTS_CALLBACKS_ASYNC): acknowledged once stored, woken
+drains that credit each once, and the sweep that processes any delivery left unprocessed."""
 
 from datetime import timedelta
 from unittest import mock
@@ -18,12 +18,16 @@ from payments.models import (
 )
 from payments.services.intents import payment_intent_create
 from payments.services.push import payment_intent_push
-from payments.services.sweep import callback_deliveries_sweep, callback_delivery_process
+from payments.services.sweep import (
+    callback_deliveries_drain,
+    callback_deliveries_sweep,
+    callback_delivery_process,
+)
 from payments.tasks import payments_reconcile
 from tests.payments.support import kes, sandbox_callback
 
 pytestmark = pytest.mark.django_db
-TASK = "payments.tasks.callback_process_task.delay"
+TASK = "payments.tasks.callback_drain_task.delay"
 
 
 @pytest.fixture
@@ -51,16 +55,18 @@ def test_the_operator_is_acknowledged_once_stored_and_a_worker_credits(intent, c
     assert response.status_code == 200
     assert delivery.status == CallbackStatus.RECEIVED
     assert credits() == 0
-    enqueue.assert_called_once_with(delivery.pk)
+    enqueue.assert_called_once_with()
 
-    assert callback_delivery_process(delivery_id=delivery.pk) == CallbackStatus.PROCESSED
-    assert callback_delivery_process(delivery_id=delivery.pk) == "nothing to do"
+    assert callback_deliveries_drain() == 1
+    assert callback_deliveries_drain() == 0
+    delivery.refresh_from_db()
+    assert delivery.status == CallbackStatus.PROCESSED
     intent.refresh_from_db()
     assert intent.status == IntentStatus.SUCCEEDED
     assert credits() == 1
 
 
-def test_only_the_first_copy_is_handed_to_a_worker_and_credited(intent, client):
+def test_only_the_first_copy_waits_for_a_worker_and_is_credited(intent, client):
     with mock.patch(TASK) as enqueue:
         responses = [
             sandbox_callback(client, reference=intent.provider_reference) for _ in range(3)
@@ -68,11 +74,85 @@ def test_only_the_first_copy_is_handed_to_a_worker_and_credited(intent, client):
     first, *copies = CallbackDelivery.objects.order_by("pk")
 
     assert [r.status_code for r in responses] == [200, 200, 200]
-    enqueue.assert_called_once_with(first.pk)
+    enqueue.assert_called_once_with()
+    assert first.status == CallbackStatus.RECEIVED
     assert [c.status for c in copies] == [CallbackStatus.DUPLICATE] * 2
-    outcomes = [callback_delivery_process(delivery_id=d.pk) for d in (first, *copies)]
-    assert outcomes == [CallbackStatus.PROCESSED, "nothing to do", "nothing to do"]
+    assert callback_deliveries_drain() == 1
     assert credits() == 1
+
+
+def _pay(client, intent) -> int:
+    """The operator's success callback for `intent` (its own receipt): the HTTP status."""
+    receipt = f"SBXBURST{intent.provider_reference[-6:]}"
+    reference = intent.provider_reference
+    return sandbox_callback(
+        client, reference=reference, amount="100.00", receipt=receipt
+    ).status_code
+
+
+def _pushed(account, n: int) -> list:
+    pushed = []
+    for i in range(n):
+        intent = payment_intent_create(
+            account=account,
+            phone=f"+25471234567{i}",
+            amount=kes("100"),
+            channel=Channel.USSD,
+            idempotency_key=f"ussd:burst:{i}",
+        )
+        pushed.append(payment_intent_push(intent_id=intent.pk))
+    return pushed
+
+
+def test_a_burst_of_callbacks_wakes_one_drain_that_credits_each_once(sandbox, account, settings):
+    from django.test import Client
+
+    settings.PAYMENTS_CALLBACKS_ASYNC = True
+    intents = _pushed(account, 4)
+    client = Client()
+    with mock.patch(TASK) as enqueue:
+        for intent in intents:
+            assert _pay(client, intent) == 200
+
+    enqueue.assert_called_once_with()
+    assert credits() == 0
+    assert callback_deliveries_drain(batch=3) == 4  # two scans: nothing is left behind
+    assert credits() == 4
+    statuses = set(CallbackDelivery.objects.values_list("status", flat=True))
+    assert statuses == {CallbackStatus.PROCESSED}
+
+
+def test_a_callback_stored_after_a_drain_began_wakes_another(sandbox, account, settings):
+    from django.test import Client
+
+    settings.PAYMENTS_CALLBACKS_ASYNC = True
+    early, late = _pushed(account, 2)
+    client = Client()
+    with mock.patch(TASK) as enqueue:
+        _pay(client, early)
+        callback_deliveries_drain()  # a drain has scanned: the next callback must wake one
+        _pay(client, late)
+        _pay(client, late)  # a copy wakes nothing
+
+    assert enqueue.call_count == 2
+    assert callback_deliveries_drain() == 1
+    assert credits() == 2
+
+
+def test_a_wake_lost_to_a_broker_outage_is_retried_by_the_next_callback(sandbox, account, settings):
+    from django.test import Client
+
+    settings.PAYMENTS_CALLBACKS_ASYNC = True
+    first, second = _pushed(account, 2)
+    client = Client()
+    with mock.patch(TASK, side_effect=ConnectionError("broker down")):
+        _pay(client, first)
+    with mock.patch(TASK) as enqueue:
+        _pay(client, second)
+
+    enqueue.assert_called_once_with()
+    assert callback_deliveries_drain() == 2
+    assert credits() == 2
 
 
 def test_a_stored_unclaimed_copy_is_settled_by_the_claim(intent, client):

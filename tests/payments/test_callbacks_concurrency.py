@@ -180,22 +180,24 @@ def test_ten_pushes_to_one_phone_at_once_make_one_intent(mpesa):
     assert all(isinstance(error, PushTooSoon) for error in errors), errors
 
 
-def test_twenty_copies_at_once_in_worker_mode_hand_one_delivery_to_a_worker(sandbox, settings):
-    from payments.services.sweep import callback_delivery_process
+def test_twenty_copies_at_once_in_worker_mode_leave_one_delivery_for_a_worker(sandbox, settings):
+    from payments.services.sweep import callback_deliveries_drain, callback_delivery_process
 
     settings.PAYMENTS_CALLBACKS_ASYNC = True
     account, _, _, deliver = _paid_at_the_operator(sandbox, "ussd:race-async")
 
-    with mock.patch("payments.tasks.callback_process_task.delay") as enqueue:
+    with mock.patch("payments.tasks.callback_drain_task.delay") as enqueue:
         outcomes = run_together([deliver] * THREADS)
 
     assert outcomes == [("ok", 200)] * THREADS
     owner = ProcessedEvent.objects.get().delivery_id
-    enqueue.assert_called_once_with(owner)
+    enqueue.assert_called_once_with()
     statuses = list(CallbackDelivery.objects.exclude(pk=owner).values_list("status", flat=True))
     assert statuses == [CallbackStatus.DUPLICATE] * (THREADS - 1)
-    # the worker and the sweep on the owner at once: applied once
-    outcomes = run_together([lambda: callback_delivery_process(delivery_id=owner)] * 2)
-    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    # two drains and the sweep on the owner at once: applied once
+    outcomes = run_together(
+        [callback_deliveries_drain] * 2 + [lambda: callback_delivery_process(delivery_id=owner)]
+    )
+    assert [kind for kind, _ in outcomes] == ["ok"] * 3, outcomes
     exactly_once(account)
     assert CallbackDelivery.objects.get(pk=owner).status == CallbackStatus.PROCESSED
