@@ -151,7 +151,7 @@ def main() -> None:
             profiler.start, profiler.stop = profiler.enable, profiler.disable
 
     for i in range(20):  # warm up: imports, URL resolver, connection
-        call(application, f"/floor/{storm.TOKEN}/", b'{"key": "W%d"}' % i)
+        call(application, storm.FLOOR_PATH, b'{"key": "W%d"}' % i)
 
     if args.sql:
         from django.db import connection
@@ -177,7 +177,7 @@ def main() -> None:
         settings.PAYMENTS_CALLBACKS_ASYNC = False
         for i in range(base, base + n):
             floor = b'{"key": "F%d"}' % i
-            run("floor", lambda floor=floor: call(application, f"/floor/{storm.TOKEN}/", floor))
+            run("floor", lambda floor=floor: call(application, storm.FLOOR_PATH, floor))
             body = storm.stk_body(i)
             run("first", lambda body=body: call(application, PATH_STK, body))
             run("duplicate", lambda body=body: call(application, PATH_STK, body))

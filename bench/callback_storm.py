@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "malipo_bench_cb"
 PG = "postgres://postgres@127.0.0.1:5432"
 TOKEN = "bench-callback-token-0123456789"
+FLOOR_PATH = f"/payments/floor/{TOKEN}/"  # a webhook path: the same lean middleware as ours
 COPIES = 5
 CLIENTS = 16
 AMOUNT_KES = 100
@@ -294,10 +295,10 @@ def storm_run(env, args, mode: str, first: int, floor: bool) -> dict:
     result: dict = {"mode": mode}
     try:
         # Warm up: every worker thread has loaded Django and opened its database connection.
-        warm = [(f"/floor/{TOKEN}/", b'{"key": "W%d"}' % i) for i in range(CLIENTS * 8)]
+        warm = [(FLOOR_PATH, b'{"key": "W%d"}' % i) for i in range(CLIENTS * 8)]
         asyncio.run(fire(port, warm))
         if floor:
-            requests = deliveries(args.n, lambda i: (f"/floor/{TOKEN}/", b'{"key": "F%d"}' % i))
+            requests = deliveries(args.n, lambda i: (FLOOR_PATH, b'{"key": "F%d"}' % i))
             result["floor"] = asyncio.run(fire(port, requests))
         storm = deliveries(args.n, lambda i: (f"/payments/mpesa/stk/{TOKEN}/", stk_body(first + i)))
         started = time.perf_counter()

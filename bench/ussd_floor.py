@@ -2,7 +2,8 @@
 
 The floor is what any Django USSD hop must at least do here: parse the gateway's form, one
 cache GET and one SET of the session (Redis), one indexed query, a text/plain answer, through
-the same middleware. bench/ussd_hops.py reports our hops per second as a fraction of it.
+the same middleware (a webhook path, routed as config/wsgi.py routes:
+config/webhook_handler.py). bench/ussd_hops.py reports our hops per second as a fraction of it.
 
     gunicorn bench.ussd_floor:application
 """
@@ -12,7 +13,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - Django is set up above
 from django.core.cache import cache  # noqa: E402
@@ -22,8 +23,9 @@ from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 from billing.models import ServiceAccount  # noqa: E402
 from config.urls import urlpatterns as product_urlpatterns  # noqa: E402
+from config.webhook_handler import WebhookRouter  # noqa: E402
 
-FLOOR_URL = "/bench/floor/"
+FLOOR_URL = "/ussd/bench-floor/"
 FLOOR_ACCOUNT = "100000011"
 
 
@@ -41,3 +43,4 @@ def floor(request):
 
 urlpatterns = [*product_urlpatterns, path(FLOOR_URL.strip("/") + "/", floor)]
 settings.ROOT_URLCONF = __name__
+application = WebhookRouter(django_application)

@@ -8,7 +8,8 @@ own Redis keys (db 3, prefix malipo-bench-ussd). Sessions are realistic menu wal
 customers (balance, last bill, statement, help, the pay and reading screens and back), sent
 exactly as Africa's Talking sends them (form POST, cumulative text).
 
-1. in-process: each hop through Django's WSGI handler in this process (middleware included),
+1. in-process: each hop through the served WSGI application in this process (webhook paths
+   through the lean middleware, as config/wsgi.py routes them),
    one at a time: p50, p99, hops/s;
 2. over HTTP: gunicorn (sync workers) started here on a free port, CONCURRENCY virtual gateways
    each walking its own phones, a new connection per hop as sync workers close each one (one
@@ -48,7 +49,7 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "CELERY_BROKER_URL": "",
 }
-USSD_URL, FLOOR_URL = "/ussd/africastalking/", "/bench/floor/"
+USSD_URL, FLOOR_URL = "/ussd/africastalking/", "/ussd/bench-floor/"  # as bench/ussd_floor.py
 FORM = "application/x-www-form-urlencoded"
 CONTACTS = 60
 # Menu walks of a caller with one account; each ends on a screen with nothing to resume.
