@@ -288,7 +288,7 @@ def pending_deliveries() -> int:
 def storm_run(env, args, mode: str, first: int, floor: bool) -> dict:
     """Serve, fire (the floor first when asked), wait until every delivery is processed."""
     port = free_port()
-    env = {**env, "BENCH_CALLBACKS_ASYNC": "1" if mode == "worker" else "0"}
+    env = {**env, "PAYMENTS_CALLBACKS_ASYNC": "true" if mode == "worker" else "false"}
     server = gunicorn_start(env, port, args.workers, args.threads)
     during = mode == "worker" and args.worker_start == "during"
     worker = celery_start(env, args.worker_nice) if during else None

@@ -50,5 +50,3 @@ urlpatterns = [
 ]
 settings.ROOT_URLCONF = __name__
 application = WebhookRouter(django_application)
-# The storm's "worker" mode: acknowledge once stored, credit in a Celery worker.
-settings.PAYMENTS_CALLBACKS_ASYNC = os.environ.get("BENCH_CALLBACKS_ASYNC") == "1"

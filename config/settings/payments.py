@@ -16,6 +16,10 @@ PAYMENTS_HTTP_TIMEOUT = env.float("PAYMENTS_HTTP_TIMEOUT", default=10.0)
 # Status queries (never pushes) are tried this many times, waiting BACKOFF seconds, doubled.
 PAYMENTS_HTTP_ATTEMPTS = env.int("PAYMENTS_HTTP_ATTEMPTS", default=3)
 PAYMENTS_HTTP_BACKOFF = env.float("PAYMENTS_HTTP_BACKOFF", default=0.5)
+# Operators' callbacks are stored, acknowledged and credited in their request (False), or
+# stored and acknowledged, then credited by a worker's drain task (True: the request is
+# lighter, crediting lags by about a task's pick-up time; needs a running worker).
+PAYMENTS_CALLBACKS_ASYNC = env.bool("PAYMENTS_CALLBACKS_ASYNC", default=False)
 
 
 def _provider(name: str, class_path: str, required: list[str], optional: dict) -> dict | None:

@@ -189,7 +189,7 @@ def callback_receive(
     delivery = delivery_store_claiming(raw, key=key)
     if delivery is None:  # another delivery of the event owns it: acknowledged, nothing else
         return adapter.callback_ack(event, accepted=True)
-    if getattr(settings, "PAYMENTS_CALLBACKS_ASYNC", False):
+    if settings.PAYMENTS_CALLBACKS_ASYNC:
         _enqueue(delivery)
         return adapter.callback_ack(event, accepted=True)
     try:
