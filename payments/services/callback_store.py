@@ -6,8 +6,8 @@ delivery) in the same statement that stores it raw: the first copy of an event i
 `received` and owns the event; every other copy is stored `duplicate` and costs nothing more.
 On PostgreSQL that is one INSERT (a data-modifying CTE; the claim's foreign key is checked at
 commit); elsewhere a SELECT and one or two INSERTs in one transaction. Only the owner is ever
-processed (in its request, by a worker, or by the sweep). A copy arriving after the owner's
-processing failed (status `error`) takes the claim over, so an operator's retry still applies.
+processed (in its request, by a worker, or by the sweep). An owner whose processing failed
+(status `error`) gives the claim up (`claim_release`), so an operator's retry still applies.
 
 Before processing, `event_claim` takes the event's transaction-scoped advisory lock without
 waiting (PostgreSQL) and says whether this delivery owns the event: "mine", "taken" (another
@@ -33,10 +33,6 @@ _RAW_COLUMNS = ("provider", "kind", "method", "path", "headers", "body", "remote
 # Table names come from the models, values are all parameters.
 _STORE_SQL = f"""
 WITH new AS (SELECT nextval(pg_get_serial_sequence('{_DELIVERY}', 'id')) AS id),
-owner AS (
-    SELECT e.delivery_id, d.status FROM {_EVENT} e JOIN {_DELIVERY} d ON d.id = e.delivery_id
-    WHERE e.provider = %(provider)s AND e.event_key = %(key)s
-),
 claim AS (
     INSERT INTO {_EVENT} (provider, event_key, delivery_id, created_at)
     SELECT %(provider)s, %(key)s, new.id, %(now)s FROM new
@@ -48,11 +44,11 @@ INSERT INTO {_DELIVERY} (
 )
 SELECT new.id, %(provider)s, %(kind)s, %(method)s, %(path)s, %(headers)s::jsonb, %(body)s,
     %(remote_addr)s::inet, %(now)s,
-    CASE WHEN EXISTS (SELECT 1 FROM claim) THEN %(received)s ELSE %(duplicate)s END,
-    CASE WHEN EXISTS (SELECT 1 FROM claim) THEN '' ELSE %(outcome)s END,
+    CASE WHEN claim.delivery_id IS NULL THEN %(duplicate)s ELSE %(received)s END,
+    CASE WHEN claim.delivery_id IS NULL THEN %(outcome)s ELSE '' END,
     %(key)s
-FROM new
-RETURNING id, status, (SELECT delivery_id FROM owner), (SELECT status FROM owner)
+FROM new LEFT JOIN claim ON true
+RETURNING id, status
 """  # noqa: S608
 _CLAIM_SQL = f"""
 WITH lock AS (SELECT pg_try_advisory_xact_lock(%(lock)s) AS ok),
@@ -85,46 +81,31 @@ def delivery_store_claiming(raw: dict, *, key: str) -> CallbackDelivery | None:
         )
         with connection.cursor() as cursor:
             cursor.execute(_STORE_SQL, params)
-            pk, status, owner, owner_status = cursor.fetchone()
+            pk, status = cursor.fetchone()
     else:  # SQLite: IMMEDIATE transactions run one writer at a time
         with transaction.atomic():
-            owner, owner_status = (
-                ProcessedEvent.objects.filter(provider=raw["provider"], event_key=key)
-                .values_list("delivery_id", "delivery__status")
-                .first()
-            ) or (None, None)
-            status = CallbackStatus.DUPLICATE if owner else CallbackStatus.RECEIVED
-            outcome = DUPLICATE_OUTCOME if owner else ""
+            owned = ProcessedEvent.objects.filter(provider=raw["provider"], event_key=key)
+            status = CallbackStatus.DUPLICATE if owned.exists() else CallbackStatus.RECEIVED
+            outcome = DUPLICATE_OUTCOME if status == CallbackStatus.DUPLICATE else ""
             pk = CallbackDelivery.objects.create(
                 **raw, received_at=now, event_key=key, status=status, outcome=outcome
             ).pk
-            if owner is None:
+            if status == CallbackStatus.RECEIVED:
                 ProcessedEvent.objects.create(
                     provider=raw["provider"], event_key=key, delivery_id=pk, created_at=now
                 )
-    if status == CallbackStatus.DUPLICATE and owner_status == CallbackStatus.ERROR:
-        status = _take_over(pk, provider=raw["provider"], key=key, previous=owner)
     if status != CallbackStatus.RECEIVED:
         return None  # a copy: nothing more to do with it
     return CallbackDelivery(pk=pk, **raw, received_at=now, event_key=key, status=status)
 
 
-@transaction.atomic
-def _take_over(delivery_id: int, *, provider: str, key: str, previous: int) -> str:
-    """The event's owner failed: this copy becomes the owner, if that one still failed.
-    Returns this copy's status."""
-    moved = ProcessedEvent.objects.filter(
-        provider=provider,
-        event_key=key,
-        delivery_id=previous,
-        delivery__status=CallbackStatus.ERROR,
-    ).update(delivery_id=delivery_id)
-    if not moved:
-        return CallbackStatus.DUPLICATE
-    CallbackDelivery.objects.filter(pk=delivery_id).update(
-        status=CallbackStatus.RECEIVED, outcome=""
-    )
-    return CallbackStatus.RECEIVED
+def claim_release(*, provider: str, event_key: str, delivery_id: int) -> None:
+    """`delivery_id`'s processing failed: give its event up (if it still owns it), so the
+    operator's next copy claims it and is processed. The failed delivery stays `error`; if it
+    is retried (the sweep) after a copy settled the event, it finds the event taken."""
+    ProcessedEvent.objects.filter(
+        provider=provider, event_key=event_key, delivery_id=delivery_id
+    ).delete()
 
 
 def event_lock_key(provider: str, event_key: str) -> int:

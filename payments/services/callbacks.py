@@ -10,8 +10,8 @@
    claim: an insert-on-conflict into ProcessedEvent keyed (provider, event_key), pointing at
    the delivery that owns the event (services/callback_store.py). The first copy of an event
    owns it; every other copy, resend or racing copy alike, is stored `duplicate` and
-   acknowledged: one statement on PostgreSQL, nothing else. A copy arriving after the owner's
-   processing failed takes the claim over, so an operator's retry still applies;
+   acknowledged: one statement on PostgreSQL, nothing else. An owner whose processing failed
+   gives the claim up, so an operator's retry still applies;
 3. the owner is processed: in the request, or, with settings.PAYMENTS_CALLBACKS_ASYNC, by a
    worker (the operator is acknowledged once the raw row is committed; a burst of owners
    wakes one drain, which processes every delivery waiting: services/sweep.py). Processing
@@ -54,6 +54,7 @@ from payments.providers.base import (
 from payments.services.callback_store import (
     BUSY,
     TAKEN,
+    claim_release,
     delivery_store_claiming,
     event_claim,
 )
@@ -96,6 +97,13 @@ def delivery_mark(delivery: CallbackDelivery, status: str, outcome: str, **field
     CallbackDelivery.objects.filter(pk=delivery.pk).update(
         status=status, outcome=outcome[:200], **fields
     )
+
+
+def delivery_failed(delivery: CallbackDelivery) -> None:
+    """Processing `delivery` raised: mark it `error` (the sweep retries it for an hour) and give
+    its event's claim up, so the operator's next copy is processed."""
+    delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
+    claim_release(provider=delivery.provider, event_key=delivery.event_key, delivery_id=delivery.pk)
 
 
 def _address_allowed(remote_addr: str | None, allowed: list[str] | tuple[str, ...]) -> bool:
@@ -195,7 +203,7 @@ def callback_receive(
     try:
         return callback_event_apply(delivery, adapter, event, key=key)
     except Exception:
-        delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
+        delivery_failed(delivery)
         raise
 
 

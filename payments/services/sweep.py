@@ -23,6 +23,7 @@ from payments.services.callbacks import (
     RETRIED_STATUSES,
     VALIDATION_KIND,
     callback_event_apply,
+    delivery_failed,
     delivery_mark,
 )
 
@@ -107,7 +108,7 @@ def callback_delivery_process(*, delivery_id: int) -> str:
     except CallbackRejected as exc:
         delivery_mark(delivery, CallbackStatus.REJECTED, exc.reason)
     except Exception:
-        delivery_mark(delivery, CallbackStatus.ERROR, "processing failed")
+        delivery_failed(delivery)
         raise
     return CallbackDelivery.objects.values_list("status", flat=True).get(pk=delivery_id)
 

@@ -215,3 +215,26 @@ def test_a_failed_processing_is_retried_by_the_sweep_for_an_hour(intent, client,
 
     assert CallbackDelivery.objects.get().status == CallbackStatus.PROCESSED
     assert credits() == 1
+
+
+def test_a_drain_that_fails_on_a_callback_gives_its_claim_to_the_operators_next_copy(
+    intent, client
+):
+    with mock.patch(TASK):
+        sandbox_callback(client, reference=intent.provider_reference)
+    with mock.patch(
+        "payments.services.verdicts.payment_intent_transition_locked",
+        side_effect=RuntimeError("database restarted"),
+    ):
+        assert callback_deliveries_drain() == 1
+    failed = CallbackDelivery.objects.get()
+    assert failed.status == CallbackStatus.ERROR
+    assert not ProcessedEvent.objects.exists()  # given up: the next copy owns the event
+
+    with mock.patch(TASK) as enqueue:
+        sandbox_callback(client, reference=intent.provider_reference)
+    enqueue.assert_called_once_with()
+    assert callback_deliveries_drain() == 1
+    # the failed one, retried by the sweep, finds the event settled by the copy
+    assert callback_delivery_process(delivery_id=failed.pk) == CallbackStatus.DUPLICATE
+    assert credits() == 1
