@@ -79,6 +79,12 @@ def ledger_account_code(
     return f"{kind}:{detail}" if detail else str(kind)
 
 
+def _code_checked(kind: str, service_account: ServiceAccount | None, detail: str) -> str:
+    if (kind in PER_SERVICE_ACCOUNT) != (service_account is not None):
+        raise ValueError(f"{kind} ledger accounts are per service account, and only they")
+    return ledger_account_code(kind, service_account=service_account, detail=detail)
+
+
 def ledger_account_get(
     *,
     operator: Operator,
@@ -92,9 +98,7 @@ def ledger_account_get(
     `detail` names the utility (revenue), the mobile-money operator (clearing) or the agent
     (cash, "agent:<id>"); receivable and customer credit are per service account.
     """
-    if (kind in PER_SERVICE_ACCOUNT) != (service_account is not None):
-        raise ValueError(f"{kind} ledger accounts are per service account, and only they")
-    code = ledger_account_code(kind, service_account=service_account, detail=detail)
+    code = _code_checked(kind, service_account, detail)
     account, _ = LedgerAccount.objects.get_or_create(
         operator=operator,
         code=code,
@@ -102,6 +106,29 @@ def ledger_account_get(
         defaults={"kind": kind, "service_account": service_account},
     )
     return account
+
+
+def ledger_accounts_get(
+    *, operator: Operator, currency: str, wanted: list[tuple[str, ServiceAccount | None, str]]
+) -> list[LedgerAccount]:
+    """Several entries at once, each (kind, service account or None, detail) as for
+    `ledger_account_get`, in that order: one query when they all exist (the usual case)."""
+    codes = [
+        _code_checked(kind, service_account, detail) for kind, service_account, detail in wanted
+    ]
+    rows = LedgerAccount.objects.filter(operator=operator, currency=currency, code__in=codes)
+    found = {row.code: row for row in rows}
+    return [
+        found.get(code)
+        or ledger_account_get(
+            operator=operator,
+            kind=kind,
+            currency=currency,
+            service_account=service_account,
+            detail=detail,
+        )
+        for code, (kind, service_account, detail) in zip(codes, wanted, strict=True)
+    ]
 
 
 def _check_balanced(postings: tuple[Posting, ...] | list[Posting]) -> None:
@@ -140,9 +167,9 @@ BATCH_SQL = """
 
 
 def _insert_batch(operator: Operator, journals: list[JournalSpec], now) -> list[int]:
-    """PostgreSQL: one INSERT of journals and entries (with `billing.ledger_batch` on, so the
-    database checks every journal at the end of the statement rather than one by one at
-    commit; see migration 0006). The journal ids, in order."""
+    """PostgreSQL: one INSERT of journals and entries (for several journals with
+    `billing.ledger_batch` on, so the database checks every journal at the end of the statement
+    rather than one by one at commit; see migration 0006). The journal ids, in order."""
     kinds, types, sources, memos, reverses = [], [], [], [], []
     positions, accounts, currencies, amounts = [], [], [], []
     for n, spec in enumerate(journals, start=1):
@@ -158,18 +185,20 @@ def _insert_batch(operator: Operator, journals: list[JournalSpec], now) -> list[
             amounts.append(posting.amount_minor)
     params = [kinds, types, sources, memos, reverses, operator.pk, now]
     params += [positions, accounts, currencies, amounts]
+    batch = len(journals) > 1  # one journal: 0002's check at commit costs no round trip
     with array_cursor() as cursor:
-        cursor.execute("SELECT set_config('billing.ledger_batch', 'on', true)")
+        if batch:
+            cursor.execute("SELECT set_config('billing.ledger_batch', 'on', true)")
         cursor.execute(BATCH_SQL, params)
         ids = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT set_config('billing.ledger_batch', 'off', true)")
+        if batch:
+            cursor.execute("SELECT set_config('billing.ledger_batch', 'off', true)")
     return ids
 
 
-@transaction.atomic
 def ledger_post_ids(*, operator: Operator, journals: list[JournalSpec], now=None) -> list[int]:
     """Post several balanced journal transactions; their ids, in order (no model instances:
-    the bulk path of the daily runs).
+    the bulk path of the daily runs). All or none: in a savepoint of the caller's transaction.
 
     Raises DuplicatePosting (and rolls back) if any (source_type, source_id, kind) was posted
     before: a backstop behind the callers' own idempotency checks.
@@ -179,7 +208,8 @@ def ledger_post_ids(*, operator: Operator, journals: list[JournalSpec], now=None
     if not journals:
         return []
     if connection.vendor != "postgresql":
-        return [journal.pk for journal in _insert_orm(operator, journals)]
+        with transaction.atomic():
+            return [journal.pk for journal in _insert_orm(operator, journals)]
     try:
         with transaction.atomic():
             return _insert_batch(operator, journals, now or timezone.now())
@@ -223,7 +253,6 @@ def _insert_orm(operator: Operator, journals: list[JournalSpec]) -> list[Journal
     return created
 
 
-@transaction.atomic
 def ledger_post_many(
     *, operator: Operator, journals: list[JournalSpec]
 ) -> list[JournalTransaction]:
@@ -235,7 +264,8 @@ def ledger_post_many(
     if connection.vendor != "postgresql":
         for spec in journals:
             _check_balanced(spec.postings)
-        return _insert_orm(operator, journals)
+        with transaction.atomic():
+            return _insert_orm(operator, journals)
     now = timezone.now()
     ids = ledger_post_ids(operator=operator, journals=journals, now=now)
     created = []

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import phonenumbers
 import psycopg
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from sms.encoding import sms_size
@@ -91,7 +91,6 @@ def _fields(*, to, body, kind, operator, account, not_before, now) -> dict:
     return fields
 
 
-@transaction.atomic
 def message_queue(
     *,
     to: str,
@@ -138,10 +137,15 @@ def message_queue(
     due = "status" not in fields and fields["not_before"] <= now
     if due:
         fields["dispatched_at"] = now
-    message, created = OutboundMessage.objects.get_or_create(
-        idempotency_key=idempotency_key, defaults=fields
-    )
-    if created and due:
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(idempotency_key=idempotency_key, **fields)
+    except IntegrityError:  # the same key, queued by another process meanwhile
+        existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+    if due:
         transaction.on_commit(lambda: message_enqueue(message.pk, kind))
     return message
 

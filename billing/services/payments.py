@@ -29,7 +29,7 @@ from billing.ledger import (
     PER_SERVICE_ACCOUNT,
     JournalSpec,
     Posting,
-    ledger_account_get,
+    ledger_accounts_get,
     ledger_post,
     ledger_post_many,
     service_account_lock,
@@ -160,14 +160,14 @@ def _allocate(*, payment: Payment, account: ServiceAccount) -> int:
     return payment.amount_minor - remaining
 
 
-def _customer_accounts(account: ServiceAccount, currency: str) -> list[LedgerAccount]:
-    """The account's receivable and customer-credit ledger accounts, in that order."""
-    return [
-        ledger_account_get(
-            operator=account.operator, kind=kind, currency=currency, service_account=account
-        )
-        for kind in (Kind.RECEIVABLE, Kind.CUSTOMER_CREDIT)
-    ]
+def _customer_accounts(
+    account: ServiceAccount, currency: str, *also: tuple[str, str]
+) -> list[LedgerAccount]:
+    """The account's receivable and customer-credit ledger accounts, in that order, then the
+    operator's accounts `also` ((kind, detail) each): one query when they exist."""
+    wanted = [(Kind.RECEIVABLE, account, ""), (Kind.CUSTOMER_CREDIT, account, "")]
+    wanted += [(kind, None, detail) for kind, detail in also]
+    return ledger_accounts_get(operator=account.operator, currency=currency, wanted=wanted)
 
 
 def _replayed(existing: Payment, *, account: ServiceAccount, amount: Money) -> Payment:
@@ -229,9 +229,8 @@ def payment_record(
         existing = Payment.objects.get(source=source, reference=reference)
         return _replayed(existing, account=account, amount=amount)
     allocated = _allocate(payment=payment, account=account)
-    receivable, credit = _customer_accounts(account, amount.currency)
-    debit = ledger_account_get(
-        operator=account.operator, kind=debit_kind, currency=amount.currency, detail=debit_detail
+    receivable, credit, debit = _customer_accounts(
+        account, amount.currency, (debit_kind, debit_detail)
     )
     postings = [Posting(debit, amount.minor)]
     if allocated:
