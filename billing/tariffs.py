@@ -86,17 +86,28 @@ class Rate:
     @classmethod
     def of(cls, version) -> Rate:
         """From a TariffVersion (prefetch `tiers` to avoid a query per version)."""
-        tiers = sorted(version.tiers.all(), key=lambda t: (t.up_to is None, t.up_to or ZERO))
-        return cls(
-            effective_from=version.effective_from,
-            pricing=version.pricing,
-            unit_price=version.unit_price,
-            price_index_id=version.price_index_id,
-            tiers=tuple(Tier(t.up_to, t.price) for t in tiers),
-            standing_charge=version.standing_charge,
-            service_fee=version.service_fee,
-            vat_rate=version.vat_rate,
+        return cls.from_fields(
+            {name: getattr(version, name) for name in VERSION_FIELDS},
+            [(tier.up_to, tier.price) for tier in version.tiers.all()],
         )
+
+    @classmethod
+    def from_fields(cls, fields: dict, tiers: Iterable[tuple[Decimal | None, Decimal]]) -> Rate:
+        """From a version's VERSION_FIELDS and its tiers' (up_to, price), in any order."""
+        ordered = sorted(tiers, key=lambda tier: (tier[0] is None, tier[0] or ZERO))
+        return cls(tiers=tuple(Tier(up_to, price) for up_to, price in ordered), **fields)
+
+
+# The TariffVersion fields a Rate is made of (besides its tiers).
+VERSION_FIELDS = (
+    "effective_from",
+    "pricing",
+    "unit_price",
+    "price_index_id",
+    "standing_charge",
+    "service_fee",
+    "vat_rate",
+)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ the code is none of theirs), closed accounts left out.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 from django.db.models import F, Q, Subquery
 
@@ -16,9 +14,7 @@ from billing.compiled import CompiledQuery, Slot
 from billing.models import (
     AccountStatus,
     Meter,
-    MeterReading,
     Operator,
-    ReadingStatus,
     ServiceAccount,
 )
 
@@ -129,9 +125,3 @@ def account_meters(account_id: int) -> list[dict]:
             "id", "serial", "max_index", initial=F("initial_index")
         )
     )
-
-
-def meter_last_reading(meter_id: int) -> tuple[Decimal, datetime] | None:
-    """(index, read at) of the meter's latest accepted reading, or None."""
-    accepted = MeterReading.objects.filter(meter_id=meter_id, status=ReadingStatus.ACCEPTED)
-    return accepted.order_by("-read_at").values_list("index", "read_at").first()

@@ -22,6 +22,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.errors import ApplicationError
@@ -58,7 +59,7 @@ from billing.services.readings import (
     period_consumption,
     readings_mark_invoiced,
 )
-from billing.tariffs import Line, Rate, tariff_lines
+from billing.tariffs import VERSION_FIELDS, Line, Rate, tariff_lines
 
 UNITS = {Utility.WATER: "m3", Utility.ELECTRICITY: "kWh", Utility.SOLAR: "kWh"}
 
@@ -101,6 +102,31 @@ def index_prices(*, operator: Operator, month: date) -> dict[int, Decimal]:
     """The operator's price index values for the month (one query)."""
     rows = PriceIndexValue.objects.filter(index__operator=operator, month=month)
     return dict(rows.values_list("index_id", "price"))
+
+
+def tariff_rates_priced(
+    *, tariff_id: int, month: date
+) -> tuple[dict[int, list[Rate]], dict[int, Decimal]]:
+    """What `tariff_rates` and `index_prices` give for one tariff's bill of `month`, in one
+    query (a USSD estimate's budget): ({tariff id: rates}, {price index id: price})."""
+    price = PriceIndexValue.objects.filter(index_id=OuterRef("price_index_id"), month=month)
+    rows = (
+        TariffVersion.objects.filter(
+            tariff_id=tariff_id, effective_from__lte=period_bounds(month)[1]
+        )
+        .annotate(index_price=Subquery(price.values("price")[:1]))
+        .order_by("effective_from", "pk")
+        .values_list("pk", *VERSION_FIELDS, "index_price", "tiers__up_to", "tiers__price")
+    )
+    fields, tiers, prices = {}, defaultdict(list), {}
+    for pk, *version, index_price, up_to, tier_price in rows:
+        fields[pk] = dict(zip(VERSION_FIELDS, version, strict=True))
+        if tier_price is not None:
+            tiers[pk].append((up_to, tier_price))
+        if index_price is not None:
+            prices[fields[pk]["price_index_id"]] = index_price
+    rates = [Rate.from_fields(version, tiers[pk]) for pk, version in fields.items()]
+    return ({tariff_id: rates} if rates else {}), prices
 
 
 def account_lines(

@@ -32,6 +32,7 @@ average above zero), or it is zero and so were the 2 accepted readings before it
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from accounts.errors import ApplicationError
@@ -71,6 +72,7 @@ class MeterState:
     real_index: Decimal  # r: last accepted real reading, or the initial index
     estimated_since: Decimal = Decimal(0)  # e: accepted estimates after it
     history: tuple[Decimal, ...] = ()  # consumption of the last accepted readings, newest first
+    last: tuple[Decimal, datetime] | None = None  # the newest accepted reading: index, read at
 
 
 def register_turn(max_index: Decimal) -> Decimal:

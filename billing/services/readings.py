@@ -296,7 +296,7 @@ _BEFORE = datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 
 def _meter_state_rows(meter: int, before: datetime | None = None):
     """The accepted readings meter_state measures against (those before `before` unless it is
-    None), newest first: (index, consumption, is_estimated)."""
+    None), newest first: (index, consumption, is_estimated, read_at)."""
     accepted = MeterReading.objects.filter(meter_id=meter, status=ReadingStatus.ACCEPTED)
     if before is not None:
         accepted = accepted.filter(read_at__lt=before)
@@ -308,7 +308,7 @@ def _meter_state_rows(meter: int, before: datetime | None = None):
             Q(read_at__gte=Subquery(last_real_at)) | Q(pk__in=Subquery(recent)) | ~Exists(real)
         )
         .order_by("-read_at")
-        .values_list("index", "consumption", "is_estimated")
+        .values_list("index", "consumption", "is_estimated", "read_at")
     )
 
 
@@ -331,7 +331,7 @@ def meter_state(meter: Meter, *, before: datetime | None = None) -> MeterState:
         rows = _meter_state_now.rows(meter=meter.pk)
     else:
         rows = _meter_state_before.rows(meter=meter.pk, before=before)
-    history = tuple(consumption for _, consumption, _ in rows[:HISTORY_PERIODS])
+    history = tuple(row[1] for row in rows[:HISTORY_PERIODS])
     last_real = next((n for n, row in enumerate(rows) if not row[2]), None)
     since = rows if last_real is None else rows[:last_real]
     return MeterState(
@@ -339,4 +339,5 @@ def meter_state(meter: Meter, *, before: datetime | None = None) -> MeterState:
         real_index=meter.initial_index if last_real is None else rows[last_real][0],
         estimated_since=sum((row[1] or 0 for row in since), Decimal(0)),
         history=history,
+        last=(rows[0][0], rows[0][3]) if rows else None,
     )

@@ -6,6 +6,7 @@ import pytest
 
 from tests.payments.support import mpesa_conf
 from tests.ussd.support import FATOU, OTIENO, STRANGER, WANJIRU
+from ussd.texts import LANGUAGES, ascii_fold, text
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,27 @@ def test_going_back_to_a_screen_reads_the_session_not_the_database(
         assert session.send("0").startswith("CON Lipa akaunti 100000022\n1 Yote: KES 900.00")
     with django_assert_num_queries(0):
         session.send("0", "0", "1")  # the same account's balance: already read
+
+
+CHAINED = [
+    (WANJIRU, "4*1230"),  # *384*12*4*1230#: the reading screen, the index checked and priced
+    (WANJIRU, "4*1230*1"),
+    (OTIENO, "1*2"),
+    (OTIENO, "3*1*2"),
+    (FATOU, "3*2*500*1"),
+]
+
+
+@pytest.mark.parametrize(("phone", "dialled"), CHAINED)
+def test_a_chained_dial_answers_in_one_hop_within_the_budget(
+    demo, at, sandbox, django_assert_max_num_queries, phone, dialled
+):
+    """A dial that carries its answers (*384*12*4*1230#) is one hop doing the work of several:
+    within 4 statements once the code's operator is remembered (kept OPERATOR_TTL after any
+    hop to the code), one more for the first hop to the code after that."""
+    at(STRANGER).walk()  # any earlier hop to the code remembers its operator
+    session = at(phone)
+    with django_assert_max_num_queries(4):
+        body = session.post(dialled)
+    apologies = {ascii_fold(text(language, "fault")) for language in LANGUAGES}
+    assert body.startswith(("CON ", "END ")) and body[4:] not in apologies

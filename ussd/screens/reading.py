@@ -14,13 +14,7 @@ from django.utils import timezone
 from accounts.errors import ApplicationError
 from billing.models import Meter, ServiceAccount
 from billing.money import Money
-from billing.services.invoices import (
-    account_lines,
-    index_prices,
-    operator_today,
-    period_bounds,
-    tariff_rates,
-)
+from billing.services.invoices import account_lines, operator_today, tariff_rates_priced
 from billing.services.metering import (
     MeterState,
     ReadingBelowPrevious,
@@ -33,7 +27,7 @@ from ussd.context import Ctx
 from ussd.registry import screen
 from ussd.replies import Continue, End, Reply
 from ussd.screens.account import date_text, quantity_text
-from ussd.selectors import account_meters, meter_last_reading
+from ussd.selectors import account_meters
 from ussd.tasks import reading_record
 
 logger = logging.getLogger(__name__)
@@ -46,21 +40,17 @@ def _meters(ctx: Ctx) -> list[dict]:
     return ctx.remembered("meters", lambda: account_meters(ctx.data["account"]))
 
 
-def _last_reading(ctx: Ctx, meter: dict) -> tuple[str, str] | None:
-    """(index, date) of the meter's last accepted reading, as shown (kept in the session)."""
-
-    def read() -> tuple[str, str] | None:
-        last = meter_last_reading(meter["id"])
-        return None if last is None else (index_text(last[0]), date_text(ctx.local(last[1])))
-
-    return ctx.remembered(f"last-reading:{meter['id']}", read)
-
-
 def _state(ctx: Ctx, meter: dict) -> MeterState:
-    """What a new reading of the meter is measured against (one query, kept in the session;
-    read when a reading is typed, not when the screen is only looked at)."""
+    """What a new reading of the meter is measured against, with its last accepted reading
+    (one query, kept in the session: it serves the screen and then the typed index)."""
     row = Meter(pk=meter["id"], max_index=meter["max_index"], initial_index=meter["initial"])
     return ctx.remembered(f"meter-state:{meter['id']}", lambda: meter_state(row))
+
+
+def _last_reading(ctx: Ctx, meter: dict) -> tuple[str, str] | None:
+    """(index, date) of the meter's last accepted reading, as shown."""
+    last = _state(ctx, meter).last
+    return None if last is None else (index_text(last[0]), date_text(ctx.local(last[1])))
 
 
 @screen("reading", targets=("reading.confirm",), flow="menu_reading")
@@ -110,8 +100,7 @@ def estimate(account: ServiceAccount, consumption: Decimal) -> Money | None:
     """What `consumption` would cost on this month's bill (tariff, standing charge, VAT)."""
     month = operator_today(account.operator).replace(day=1)
     try:
-        rates = tariff_rates(tariff_ids=[account.tariff_id], period_end=period_bounds(month)[1])
-        prices = index_prices(operator=account.operator, month=month)
+        rates, prices = tariff_rates_priced(tariff_id=account.tariff_id, month=month)
         lines = account_lines(
             account=account, rates=rates, prices=prices, consumption=consumption, period=month
         )
