@@ -57,8 +57,12 @@ class PaymentIntent(models.Model):
     """A push payment we asked an operator for: the customer gets a PIN prompt on their phone."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Found through uniq_intent_idempotency (account, idempotency_key): no index of its own.
     account = models.ForeignKey(
-        "billing.ServiceAccount", on_delete=models.PROTECT, related_name="payment_intents"
+        "billing.ServiceAccount",
+        on_delete=models.PROTECT,
+        related_name="payment_intents",
+        db_index=False,
     )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     phone = models.CharField(max_length=16)  # E.164 of the wallet that is asked to pay
@@ -74,7 +78,7 @@ class PaymentIntent(models.Model):
     provider_reference = models.CharField(max_length=100, blank=True)
     # What the operator's callback carries to identify this intent (CheckoutRequestID, Orange
     # notif_token, our transaction id...). Set by the provider adapter at push time.
-    callback_key = models.CharField(max_length=100, blank=True, db_index=True)
+    callback_key = models.CharField(max_length=100, blank=True)  # indexed in Meta (no LIKE twin)
     # Operator data needed later (Orange notif_token, M-Pesa MerchantRequestID, ...). No secrets.
     provider_data = models.JSONField(default=dict, blank=True)
     # The operator's receipt for the money (MpesaReceiptNumber, txnid, airtel_money_id, ...).
@@ -113,6 +117,7 @@ class PaymentIntent(models.Model):
         indexes = [
             models.Index(fields=["status", "next_check_at"]),
             models.Index(fields=["phone", "created_at"]),
+            models.Index(fields=["callback_key"], name="payments_intent_callback_key"),
         ]
 
     def __str__(self) -> str:

@@ -61,7 +61,9 @@ class OutboundMessage(models.Model):
     sealed_body = models.TextField(blank=True)
     encoding = models.CharField(max_length=8, blank=True)
     segments = models.PositiveSmallIntegerField(default=1)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    # Unique through Meta.constraints: a unique=True CharField also gets a second index for
+    # LIKE queries on PostgreSQL, which nothing runs on keys.
+    idempotency_key = models.CharField(max_length=200)
     status = models.CharField(
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED
     )
@@ -92,6 +94,9 @@ class OutboundMessage(models.Model):
     flagged = models.BooleanField(default=False)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="uniq_outbound_idempotency")
+        ]
         indexes = [
             models.Index(fields=["to", "created_at"]),
             models.Index(fields=["status", "created_at"]),

@@ -97,9 +97,15 @@ class DunningEvent(models.Model):
     """A stage reached by an invoice: once, ever (unique). `superseded`: a later stage was due
     too when it was reached, so its message was not sent (its other actions were taken)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="dunning_events")
+    # No index of their own for invoice and account: the unique (invoice, stage) and the
+    # (account, created_at) index lead with them (a daily run writes a million events).
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="dunning_events", db_index=False
+    )
     stage = models.ForeignKey(DunningStage, on_delete=models.PROTECT, related_name="events")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     run_date = models.DateField()
     superseded = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -46,8 +46,14 @@ OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStat
 
 
 class Invoice(models.Model):
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="invoices")
+    # No index of their own: uniq_invoice_number leads with operator and the (account, status,
+    # due_date) index with account; every invoice written updates each index it has.
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=InvoiceKind.choices, default=InvoiceKind.INVOICE)
     number = models.CharField(max_length=32)
     status = models.CharField(
@@ -160,7 +166,10 @@ class Payment(models.Model):
     """Money received for an account. `reference` is unique per source: replaying it is a no-op."""
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="payments")
+    # Found through the (account, received_at) index: no index of its own.
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     amount_minor = models.BigIntegerField()
     # Where the money came from: "mpesa", "orange", "airtel", "mtn", "cash", "bank", ...
@@ -191,9 +200,6 @@ class Allocation(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
     amount_minor = models.BigIntegerField()  # negative only when a reversal takes it back
     created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["invoice"]), models.Index(fields=["payment"])]
 
     def __str__(self) -> str:
         return f"{self.payment_id} -> {self.invoice_id}: {self.amount_minor}"

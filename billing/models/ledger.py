@@ -85,7 +85,10 @@ class LedgerEntry(models.Model):
     journal = models.ForeignKey(
         JournalTransaction, on_delete=models.PROTECT, related_name="entries"
     )
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Found through the (account, journal) index, which leads with it: no index of its own.
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     amount_minor = models.BigIntegerField()
 
