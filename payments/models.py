@@ -221,3 +221,43 @@ class SuspensePayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.receipt} {self.status}"
+
+
+class PaybillCheckStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for the operator's answer"
+    CONFIRMED = "confirmed", "Confirmed by the operator and recorded"
+    REFUSED = "refused", "The operator does not confirm it: nothing credited"
+    UNANSWERED = "unanswered", "The operator never answered: parked in suspense"
+
+
+class PaybillCheck(models.Model):
+    """A paybill confirmation held until the operator's status query confirms the money
+    (M-Pesa Transaction Status, answered asynchronously to our result URL)."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    receipt = models.CharField(max_length=64)  # the confirmation's TransID
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount_minor = models.BigIntegerField()  # as the confirmation said
+    bill_reference = models.CharField(max_length=64, blank=True)
+    payer = models.CharField(max_length=100, blank=True)
+    payer_name = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=PaybillCheckStatus.choices, default=PaybillCheckStatus.WAITING
+    )
+    outcome = models.CharField(max_length=200, blank=True)
+    conversation_id = models.CharField(max_length=64, blank=True)  # of the last query sent
+    queries = models.PositiveSmallIntegerField(default=0)
+    next_query_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "receipt"], name="uniq_paybill_check")
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_query_at"]),
+            models.Index(fields=["conversation_id"], name="payments_check_conversation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.receipt} {self.status}"

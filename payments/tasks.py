@@ -1,15 +1,19 @@
 """Celery entry points of payments: take an id, call one service."""
 
+import logging
+
 from celery import shared_task
 from django.core.cache import cache
 
 from payments.providers.base import ProviderError
+from payments.services.paybill_checks import paybill_check_ask, paybill_checks_due
 from payments.services.push import payment_intent_abandon, payment_intent_push
 from payments.services.reconcile import payment_intents_reconcile
 from payments.services.sweep import callback_deliveries_drain, callback_deliveries_sweep
 
 # A push the operator could not take (timeout, 5xx) is retried after 5, 15, 45 and 135 s,
 # then given up: a push later than that would surprise the customer.
+logger = logging.getLogger(__name__)
 PUSH_RETRY_BASE_SECONDS = 5
 RECONCILE_LOCK = "payments:reconcile:lock"
 RECONCILE_LOCK_SECONDS = 300
@@ -30,6 +34,12 @@ def payment_intent_push_task(self, intent_id: str) -> None:
 
 
 @shared_task(acks_late=True)
+def paybill_check_ask_task(check_id: int) -> str:
+    """Ask the operator about a held paybill confirmation (services/paybill_checks.py)."""
+    return paybill_check_ask(check_id=check_id)
+
+
+@shared_task(acks_late=True)
 def callback_drain_task() -> int:
     """Stored callbacks, processed by a worker (settings.PAYMENTS_CALLBACKS_ASYNC)."""
     return callback_deliveries_drain()
@@ -43,6 +53,16 @@ def payments_reconcile() -> dict:
         return {"skipped": True}
     try:
         swept = callback_deliveries_sweep()
-        return {"callbacks_swept": swept, **payment_intents_reconcile().as_dict()}
+        checks = paybill_checks_due()
+        for check_id in checks:
+            try:
+                paybill_check_ask(check_id=check_id)
+            except Exception:  # logged; the next run asks again
+                logger.exception("paybill check failed", extra={"check": check_id})
+        return {
+            "callbacks_swept": swept,
+            "paybill_checks_asked": len(checks),
+            **payment_intents_reconcile().as_dict(),
+        }
     finally:
         cache.delete(RECONCILE_LOCK)

@@ -199,11 +199,16 @@ class MpesaExpressProvider:
 
     # --- callbacks ---------------------------------------------------------------------------
     def callback_parse(self, callback: InboundCallback) -> CallbackEvent:
-        """kind "stk", "c2b_validation" or "c2b_confirmation"; never trusted (unsigned)."""
+        """kind "stk", "c2b_validation", "c2b_confirmation", or "status_result" /
+        "status_timeout" (a Transaction Status answer); never trusted (unsigned)."""
         if callback.kind == "stk":
             return wire.stk_callback_event(callback.body)
         if callback.kind in ("c2b_validation", "c2b_confirmation"):
             return wire.c2b_callback_event(callback.body)
+        if callback.kind == "status_result":
+            return wire.status_result_event(callback.body)
+        if callback.kind == "status_timeout":
+            return wire.status_timeout_event(callback.body)
         raise CallbackRejected(f"unknown M-Pesa callback kind {callback.kind!r}", status=404)
 
     def callback_ack(self, event: CallbackEvent | None, *, accepted: bool) -> Acknowledgement:
@@ -288,6 +293,22 @@ class MpesaExpressProvider:
         if not response.ok or str(_data(response).get("ResponseCode")) != "0":
             raise wire.error_from(response, "Transaction Status request")
         return _data(response)
+
+    @property
+    def confirms_paybill(self) -> bool:
+        """Paybill confirmations are checked with Transaction Status before they are credited
+        when the initiator (name and encrypted credential) is configured."""
+        return bool(self.initiator and self._security_credential)
+
+    def paybill_status_ask(self, *, receipt: str, result_url: str, timeout_url: str) -> str:
+        """Ask about a paybill receipt; returns the ConversationID the result will carry."""
+        answer = self.transaction_status_request(
+            result_url=result_url,
+            queue_timeout_url=timeout_url,
+            transaction_id=receipt,
+            remarks="Paybill check",
+        )
+        return str(answer.get("ConversationID") or "")[:64]
 
     def transaction_status_result_parse(self, body: bytes | dict) -> Verdict:
         """The result POSTed to ResultURL: SUCCEEDED (ReceiptNo, Amount) only for a Completed

@@ -7,6 +7,7 @@ read by name, never by position (a Balance item has no Value; a key may appear t
 """
 
 import base64
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -207,6 +208,26 @@ def transaction_status_verdict(body: bytes | dict) -> Verdict:
     if status.lower() in ("", "pending", "processing"):
         return Verdict(Outcome.PENDING)
     return Verdict(Outcome.FAILED, failure_code=status, failure_message=NOT_CONFIRMED)
+
+
+def status_result_event(body: bytes | dict) -> CallbackEvent:
+    """A Transaction Status result POSTed to our ResultURL: one per query, keyed on its
+    ConversationID (which the query's answer gave us), read as transaction_status_verdict."""
+    verdict = transaction_status_verdict(body)
+    _code, result, _params = _result(body)
+    conversation = str(result.get("ConversationID") or "").strip()[:64]
+    if not conversation:
+        raise CallbackRejected("missing ConversationID")
+    return CallbackEvent(
+        event_key=f"status:{conversation}", callback_key=conversation, verdict=verdict
+    )
+
+
+def status_timeout_event(body: bytes | dict) -> CallbackEvent:
+    """A notice to our QueueTimeOutURL: the query waited too long in Daraja's queue. Not an
+    answer (the query is asked again); keyed on the body, so a resend is a duplicate."""
+    digest = hashlib.sha256(body if isinstance(body, bytes) else repr(body).encode()).hexdigest()
+    return CallbackEvent(event_key=f"timeout:{digest[:40]}")
 
 
 def reversal_verdict(body: bytes | dict) -> Verdict:

@@ -59,12 +59,19 @@ from payments.services.callback_store import (
     event_claim,
 )
 from payments.services.paybill import paybill_account_find, paybill_payment_record
+from payments.services.paybill_checks import (
+    paybill_check_answer,
+    paybill_check_open,
+    paybill_needs_check,
+)
 from payments.services.verdicts import verdict_apply
 
 logger = logging.getLogger(__name__)
 
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 VALIDATION_KIND = "c2b_validation"
+# Answers to our own status questions (M-Pesa Transaction Status: result, queue timeout).
+STATUS_KINDS = ("status_result", "status_timeout")
 # Deliveries the sweep (services/sweep.py) may still process.
 RETRIED_STATUSES = (CallbackStatus.RECEIVED, CallbackStatus.ERROR)
 
@@ -268,10 +275,15 @@ def _event_process(
     delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent, *, key: str
 ) -> Acknowledgement:
     if event.paybill is not None:
-        result = paybill_payment_record(provider=delivery.provider, paybill=event.paybill)
+        record = (
+            paybill_check_open if paybill_needs_check(delivery.provider) else paybill_payment_record
+        )
+        result = record(provider=delivery.provider, paybill=event.paybill)
         outcome = f"paybill: {result._meta.model_name} {result.pk}"
         delivery_mark(delivery, CallbackStatus.PROCESSED, outcome)
         return provider.callback_ack(event, accepted=True)
+    if delivery.kind in STATUS_KINDS:
+        return _status_answer(delivery, provider, event)
     intent = None
     if event.callback_key and event.verdict is not None:
         intent = (
@@ -286,4 +298,24 @@ def _event_process(
         return provider.callback_ack(event, accepted=True)
     outcome = verdict_apply(intent, provider, event, kind=delivery.kind)
     delivery_mark(delivery, CallbackStatus.PROCESSED, outcome, intent=intent)
+    return provider.callback_ack(event, accepted=True)
+
+
+def _status_answer(
+    delivery: CallbackDelivery, provider: PaymentProvider, event: CallbackEvent
+) -> Acknowledgement:
+    """An answer to a question we asked about a held paybill confirmation
+    (services/paybill_checks.py). A queue-timeout notice only says to ask again, which the
+    sweep does; an answer nobody asked for is kept as unmatched."""
+    outcome = None
+    if event.verdict is not None:
+        outcome = paybill_check_answer(
+            provider=delivery.provider, conversation_id=event.callback_key, verdict=event.verdict
+        )
+    elif delivery.kind == "status_timeout":
+        outcome = "queue timeout: asked again later"
+    if outcome is None:
+        delivery_mark(delivery, CallbackStatus.UNMATCHED, "no question of ours")
+    else:
+        delivery_mark(delivery, CallbackStatus.PROCESSED, outcome)
     return provider.callback_ack(event, accepted=True)

@@ -4,7 +4,7 @@ A paybill payment whose reference is a valid account number of exactly one accou
 credited to it; anything else is parked in suspense (services/suspense.py).
 
 Money is recognised by its receipt whichever path brings it first (STK callback, paybill
-confirmation, status query, statement import): `_money_known` finds a payment keyed on the
+confirmation, status query, statement import): `paybill_money_known` finds a payment keyed on the
 receipt, an intent that learnt it, or a suspense entry. A push credited without a receipt (an
 M-Pesa STK query confirms a payment but carries none) and the paybill confirmation of the same
 money are matched by account and amount (`_intent_adopt` here, `intents._paybill_twin` for
@@ -54,7 +54,7 @@ def paybill_account_find(bill_reference: str, *, provider: str) -> ServiceAccoun
     return accounts[0] if len(accounts) == 1 else None
 
 
-def _money_known(*, provider: str, receipt: str) -> Payment | SuspensePayment | None:
+def paybill_money_known(*, provider: str, receipt: str) -> Payment | SuspensePayment | None:
     """What we already recorded for this receipt: a payment (keyed on it, or on an intent that
     learnt it later), or a suspense entry."""
     known = Payment.objects.filter(source=provider, reference=receipt).first()
@@ -106,7 +106,7 @@ def paybill_payment_record(
     on the receipt: money already recorded (by any path) or already in suspense changes
     nothing and is returned as it is."""
     receipt, amount = paybill.receipt, paybill.amount
-    known = _money_known(provider=provider, receipt=receipt)
+    known = paybill_money_known(provider=provider, receipt=receipt)
     if known is not None:
         return known
     account = paybill_account_find(paybill.bill_reference, provider=provider)
@@ -115,7 +115,7 @@ def paybill_payment_record(
         # then look again.
         intents = _intents_lock(provider=provider, account=account, amount=amount)
         service_account_lock(account_id=account.pk)
-        known = _money_known(provider=provider, receipt=receipt)
+        known = paybill_money_known(provider=provider, receipt=receipt)
         if known is not None:
             return known
         adopted = _intent_adopt(intents, amount=amount, receipt=receipt)

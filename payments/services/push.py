@@ -44,11 +44,16 @@ PUSH_UNCONFIRMED = Verdict(
 )
 
 
-def callback_url(provider: str) -> str:
-    """The absolute URL the operator calls back for a push, with the provider's secret token."""
+def public_url(provider: str, url_name: str) -> str:
+    """The absolute URL of one of our callback endpoints, with the provider's secret token."""
     token = settings.PAYMENT_PROVIDERS[provider]["options"]["callback_token"]
-    path = reverse(PUSH_CALLBACK_URL_NAMES[provider], kwargs={"token": token})
+    path = reverse(url_name, kwargs={"token": token})
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def callback_url(provider: str) -> str:
+    """The absolute URL the operator calls back for a push."""
+    return public_url(provider, PUSH_CALLBACK_URL_NAMES[provider])
 
 
 def _push_unconfirmed(exc: ProviderError) -> bool:

@@ -112,9 +112,10 @@ def _suspense_operator(provider: str, currency: str) -> Operator:
 
 
 def suspense_open(
-    *, provider: str, paybill: PaybillPayment, received_at: datetime | None
+    *, provider: str, paybill: PaybillPayment, received_at: datetime | None, reason: str = ""
 ) -> SuspensePayment:
-    """Park paybill money nobody could match, with candidates, against clearing."""
+    """Park paybill money nobody could match (or, with `reason`, money staff must look at),
+    with candidates, against clearing."""
     candidates = suspense_candidates(bill_reference=paybill.bill_reference, payer=paybill.payer)
     suspense = SuspensePayment.objects.create(
         provider=provider,
@@ -123,7 +124,7 @@ def suspense_open(
         amount_minor=paybill.amount.minor,
         bill_reference=paybill.bill_reference[:64],
         payer=(paybill.payer or paybill.payer_name)[:100],
-        reason=_suspense_reason(paybill.bill_reference, candidates),
+        reason=reason or _suspense_reason(paybill.bill_reference, candidates),
         candidates=candidates,
         received_at=received_at or timezone.now(),
     )
