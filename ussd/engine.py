@@ -7,7 +7,9 @@ dropped; apply each new answer (0 Back, 00 Home and 98 More work on every screen
 reply out for the gateway's screen; save (one round trip); then hand the workers what the
 screens left for them (ctx.once_saved: confirmed payments and readings), so a hop whose
 session could not be saved starts nothing. A gateway retry of the same hop, or a hop after
-the session ended, gets the same reply again and changes nothing.
+the session ended, gets the same reply again and changes nothing; which hops are retries the
+adapter says (ussd.gateways.africastalking: the same text, unless the gateway has shown it
+resets the text to the latest answer).
 
 Nothing escapes: any error, Redis or the database being down included, is logged with the
 session id and answered with a polite END in the caller's language; so is a hop that runs
@@ -70,7 +72,7 @@ class _Run:
             reply = _show(ctx, state["screen"])
         else:
             self.state = state
-            new = gateway.answers_new(hop, state["seen"])
+            new = gateway.answers_new(hop, state["seen"], resets=state.get("resets", False))
             last = state["last"]
             if last and (new.replay or last[0] == "END"):
                 # A retried hop, or a hop after the session ended: the same answer again.
@@ -83,7 +85,7 @@ class _Run:
             reply = _answer(ctx, answer)
         if reply is None:
             reply = _show(ctx, state["screen"])
-        state["seen"] = new.seen
+        state.update(seen=new.seen, resets=new.resets)
         final = self._lay_out(ctx, reply)
         self._save(ctx, final, resume_before=loaded.resume)
         for callback in ctx.when_saved:
@@ -145,6 +147,7 @@ def _state_new(hop: Hop, remembered: dict | None) -> State:
         "pages": None,
         "page": 0,
         "seen": "",
+        "resets": False,
         "last": None,
     }
 

@@ -7,7 +7,7 @@ the code is none of theirs), closed accounts left out.
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q, Subquery
+from django.db.models import F, IntegerField, Q, Subquery, Value
 
 from accounts.models import User
 from billing.compiled import CompiledQuery, Slot
@@ -17,6 +17,7 @@ from billing.models import (
     Operator,
     ServiceAccount,
 )
+from sms.models import SmsContact
 
 OPERATOR_FIELDS = (
     "id",
@@ -32,9 +33,20 @@ ADDRESS_CHARS = 24
 
 
 def caller_user(phone: str) -> tuple[int | None, str]:
-    """(user id, language) of the phone, (None, "") when it has no user."""
-    row = User.objects.filter(phone=phone).values_list("id", "language").first()
-    return row if row else (None, "")
+    """(user id, language) of the phone: its user's language, else the one chosen on the phone
+    itself (sms.SmsContact: the USSD menu or the SMS LANG command); (None, "") when neither.
+    One query."""
+    users = User.objects.filter(phone=phone).values_list("id", "language")
+    chosen = (
+        SmsContact.objects.filter(phone=phone)
+        .annotate(no_user=Value(None, output_field=IntegerField()))
+        .values_list("no_user", "language")
+    )
+    rows = list(users.union(chosen, all=True))
+    user = next((row for row in rows if row[0] is not None), None)
+    if user is not None:
+        return user[0], user[1]
+    return None, next((row[1] for row in rows if row[1]), "")
 
 
 def operator_for_code(service_code: str) -> dict | None:
@@ -58,14 +70,17 @@ _PHONE, _OPERATOR = "\x00phone", -7_000_000_001
 
 
 def _accounts_query(phone: str, operator: int | None = None):
-    """The caller's accounts (of `operator` unless it is None), with the caller's user."""
+    """The caller's accounts (of `operator` unless it is None), with the caller's user and the
+    language chosen on the phone itself (for a phone with no user)."""
     user = User.objects.filter(phone=phone)
+    chosen = SmsContact.objects.filter(phone=phone)
     accounts = (
         ServiceAccount.objects.filter(Q(owner__phone=phone) | Q(contacts__phone=phone))
         .exclude(status=AccountStatus.CLOSED)
         .annotate(
             caller_id=Subquery(user.values("id")[:1]),
             caller_language=Subquery(user.values("language")[:1]),
+            phone_language=Subquery(chosen.values("language")[:1]),
         )
         .order_by("id")
         .distinct()
@@ -82,6 +97,7 @@ def _accounts_query(phone: str, operator: int | None = None):
         "address",
         "caller_id",
         "caller_language",
+        "phone_language",
     )
 
 
@@ -100,14 +116,18 @@ def _accounts_rows(phone: str, operator_id: int | None) -> list[dict]:
 def caller_load(phone: str, operator: dict | None) -> Caller:
     """The caller's user and accounts, with the accounts' operators: one query when the code
     dialled is an operator's (its accounts only); a second one reads the operators when it is
-    not, or reads the user of a phone that has no account."""
+    not, or reads the user of a phone that has no account. The language is the user's, else
+    the one chosen on the phone (caller_user)."""
     rows = _accounts_rows(phone, operator["id"] if operator is not None else None)
     if rows:
-        user_id, language = rows[0]["caller_id"], rows[0]["caller_language"] or ""
+        first = rows[0]
+        user_id = first["caller_id"]
+        chosen = first["caller_language"] if user_id is not None else first["phone_language"]
+        language = chosen or ""
     else:
         user_id, language = caller_user(phone)
     for row in rows:
-        del row["caller_id"], row["caller_language"]
+        del row["caller_id"], row["caller_language"], row["phone_language"]
         row["address"] = row["address"][:ADDRESS_CHARS]
     operators = {operator["id"]: operator} if operator is not None else {}
     missing = {row["operator_id"] for row in rows} - operators.keys()

@@ -29,7 +29,7 @@ from billing.services.readings import ReadingDuplicate, reading_submit
 from billing.summaries import invoice_summary_sms
 from payments.models import Channel
 from payments.services.intents import payment_intent_create
-from sms.models import MessageKind
+from sms.models import MessageKind, SmsContact
 from sms.notifications import reading_result_notify
 from sms.services import message_queue
 from ussd.texts import error_text, language_pick
@@ -40,6 +40,18 @@ logger = logging.getLogger(__name__)
 def user_language_set(*, user_id: int, language: str) -> None:
     """Remember the language a customer chose in the menu (one UPDATE)."""
     User.objects.filter(pk=user_id).update(language=language)
+
+
+def phone_language_set(*, phone: str, language: str) -> None:
+    """Remember the language chosen in the menu on a phone with no user (an account contact, a
+    phone not linked yet) on the phone's own record, the one the SMS LANG command sets: the
+    next session reads it, and texts to the phone use it (one INSERT ... ON CONFLICT)."""
+    SmsContact.objects.bulk_create(
+        [SmsContact(phone=phone, language=language)],
+        update_conflicts=True,
+        unique_fields=["phone"],
+        update_fields=["language"],
+    )
 
 
 @transaction.atomic

@@ -9,7 +9,8 @@ A session is a small dict, read once and written once per hop:
     screen, stack, data            the screen awaiting an answer, the screens "0 Back" returns
                                    to, and what the current flow collected (account, amount...)
     pages, page                    the pages of a long screen ("98 More")
-    seen                           what the gateway adapter remembers (AT: the text seen)
+    seen, resets                   what the gateway adapter remembers (AT: the text seen, and
+                                   whether the gateway has shown it resets the text)
     last                           the last reply, answered again when the gateway retries a hop
 
 Beside it: the operator of each USSD code (kept OPERATOR_TTL), read together with the

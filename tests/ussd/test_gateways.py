@@ -6,8 +6,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.payments.support import FIXTURES
+from payments.models import PaymentIntent
+from tests.payments.support import FIXTURES, mpesa_conf
 from tests.ussd.support import AT_URL, FORM, NALO_URL, OTIENO, STRANGER, WANJIRU, AtGateway
+from ussd.gateways.africastalking import AfricasTalkingGateway
+from ussd.gateways.base import Hop
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +55,58 @@ def test_a_retried_hop_gets_the_same_answer_and_is_not_applied_twice(demo, clien
     first = session.body
     assert session.post("1") == first  # the gateway sends the same hop again
     assert session.send("0").startswith("CON Malipo Utilities")  # one Back reaches the menu
+
+
+def test_a_gateway_that_resets_the_text_may_send_the_same_answer_twice(
+    demo, client, sandbox, in_worker
+):
+    session = AtGateway(client, OTIENO)
+    session.dial()
+    session.post("3")  # pay
+    assert session.post("1").startswith("CON Lipa akaunti 100000022")  # "1": text restarted
+    assert "Lipa KES 900.00 kwa akaunti 100000022" in session.post("1")  # all of it
+    assert in_worker(lambda: session.post("1")).startswith("END Utapokea ombi")  # confirm
+    assert PaymentIntent.objects.get().amount_minor == 90_000
+
+
+def test_a_truncating_gateway_that_sends_its_text_again_is_still_retrying(demo, client, sandbox):
+    session = AtGateway(client, WANJIRU)
+    session.dial()
+    session.post("3")
+    session.post("3*2")
+    confirm = session.post("2*500")
+    assert session.post("2*500") == confirm
+    assert session.post("2*500*0").startswith("CON Amount to pay in KES")  # one Back
+
+
+def _answers(texts: list[str]) -> list[list[str] | str]:
+    """What the adapter makes of the texts a gateway sends, hop after hop."""
+    gateway, seen, resets, found = AfricasTalkingGateway(), None, False, []
+    for text in texts:
+        hop = Hop(session_id="S", phone=WANJIRU, service_code="*1#", network_code="", payload=text)
+        new = gateway.answers_new(hop, seen, resets=resets)
+        found.append("retry" if new.replay else new.answers)
+        seen, resets = new.seen, new.resets
+    return found
+
+
+@pytest.mark.parametrize(
+    ("texts", "answers"),
+    [
+        # cumulative: the same full text again is a retry
+        (["", "1", "1*2", "1*2"], [[], ["1"], ["2"], "retry"]),
+        # reset to the latest answer: once shown, the same answer again is an answer
+        (["", "3", "1", "1", "1"], [[], ["3"], ["1"], ["1"], ["1"]]),
+        # the first two answers alike say nothing of the gateway: taken as a retry
+        (["", "1", "1"], [[], ["1"], "retry"]),
+        # truncated to a tail with "*": still cumulative, its text again is a retry
+        (["", "3", "3*2", "2*500", "2*500"], [[], ["3"], ["2"], ["500"], "retry"]),
+        # a text that continues the one seen again clears the reset
+        (["", "3", "1", "1*2", "1*2"], [[], ["3"], ["1"], ["2"], "retry"]),
+    ],
+)
+def test_which_repeated_texts_are_retries(texts, answers):
+    assert _answers(texts) == answers
 
 
 def test_choices_prefilled_in_an_extended_dial_string_are_answers(demo, client):
@@ -122,6 +177,22 @@ def test_nalo_walks_the_same_menus_one_answer_per_request(demo, client):
     assert balance["MSG"] == "Acct 100000011\nNothing to pay.\n0 Back 00 Home"
     menu = nalo(client, userdata="0", first=False).json()
     assert menu["MSG"].startswith("Malipo Utilities")
+
+
+@pytest.mark.parametrize(("network", "provider"), [("MTN", "sandbox"), ("", "mpesa")])
+def test_nalo_network_routes_the_payment(
+    demo, client, sandbox, settings, in_worker, network, provider
+):
+    """NETWORK is the caller's network code (routed by PAYMENT_ROUTES); without it, the
+    number's prefix routes (+25471: M-Pesa)."""
+    settings.PAYMENT_PROVIDERS = {**settings.PAYMENT_PROVIDERS, "mpesa": mpesa_conf()}
+    settings.PAYMENT_ROUTES = ["MTN:sandbox"]
+    nalo(client, userdata="*920*55#", first=True, NETWORK=network)
+    for answer in ("3", "2", "500"):
+        nalo(client, userdata=answer, first=False, NETWORK=network)
+    confirmed = in_worker(lambda: nalo(client, userdata="1", first=False, NETWORK=network))
+    assert confirmed.json()["MSGTYPE"] is False
+    assert PaymentIntent.objects.get().provider == provider
 
 
 def test_nalo_ends_with_msgtype_false(demo, client, settings):

@@ -2,10 +2,21 @@
 
 `text` is cumulative: every answer of the session joined by "*" ("", "1", "1*2"). The
 adapter does not parse it from the start: it remembers the text it already saw and takes
-what follows it. When the text does not continue what was seen (a gateway that truncates or
-restarts it), the last segment is this hop's answer. The same text twice is a retry of the
-same hop. On the first request, a text is the choices pre-filled in an extended dial string
-(*384*12*1#): each is an answer.
+what follows it. When the text does not continue what was seen, the gateway truncated it (it
+kept the tail of a long text: "2*500" after "3*2") or reset it (it sent only the latest
+answer: "1" after "3"); either way the last segment is this hop's answer. On the first
+request, a text is the choices pre-filled in an extended dial string (*384*12*1#): each is
+an answer.
+
+The same text twice is a retry of the same hop (answered again, applied once), except on a
+session whose gateway has shown that it resets the text: its last text not continuing the one
+before was a single answer (no "*"). There the same single answer again is a new answer ("1"
+to choose an account, then "1" to pay it all). The session's flag follows the gateway's
+latest evidence: a text that continues the one seen, or a truncated one (with "*"), clears it.
+What cannot be told apart: the same answer twice before the session has shown a reset (its
+first two answers) stays a retry; a resend by a gateway that has shown it resets is taken as
+the answer typed again (a payment is still requested at most once per session, its key, and
+money moves only when the customer enters their PIN at the operator's prompt).
 """
 
 from django.http import HttpRequest, HttpResponse
@@ -38,19 +49,22 @@ class AfricasTalkingGateway:
             payload=field_required(data, "text", allow_blank=True, max_length=MAX_TEXT),
         )
 
-    def answers_new(self, hop: Hop, seen: str | None) -> NewAnswers:
+    def answers_new(self, hop: Hop, seen: str | None, resets: bool = False) -> NewAnswers:
         text = hop.payload
         if seen is None:
             return NewAnswers(text.split(SEPARATOR) if text else [], seen=text)
-        if text == seen:
-            return NewAnswers([], seen=text, replay=True)
-        if not seen:
+        single = bool(text) and SEPARATOR not in text
+        if text == seen and not (resets and single):
+            return NewAnswers([], seen=text, replay=True, resets=resets)
+        if text == seen or not seen:
+            # The same single answer on a resetting gateway; or the first answers after the
+            # dial, which say nothing of the gateway's kind.
             added = text
         elif text.startswith(seen + SEPARATOR):
-            added = text[len(seen) + 1 :]
+            added, resets = text[len(seen) + 1 :], False
         else:
-            added = text.rpartition(SEPARATOR)[2]
-        return NewAnswers(added.split(SEPARATOR), seen=text)
+            added, resets = text.rpartition(SEPARATOR)[2], single
+        return NewAnswers(added.split(SEPARATOR), seen=text, resets=resets)
 
     def reply_write(self, hop: Hop, reply: Continue | End) -> HttpResponse:
         prefix = "CON " if isinstance(reply, Continue) else "END "

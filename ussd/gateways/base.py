@@ -3,6 +3,8 @@
 An adapter reads the gateway's request into a `Hop`, says which answers are new in it
 (`answers_new`: a cumulative gateway sends the whole session's input every time, a per-hop
 gateway only the last answer) and writes the engine's reply back in the gateway's format.
+What `answers_new` returns to remember (`seen`, `resets`) the engine keeps in the session and
+passes back on the next hop.
 The engine never sees CON/END or JSON; adapters never see sessions or screens.
 """
 
@@ -45,6 +47,9 @@ class NewAnswers:
     seen: str
     # The gateway sent this hop again (a retry): answer what was answered, change nothing.
     replay: bool = False
+    # What to remember for the next hop: the gateway has shown, on this session, that it
+    # resets a cumulative text to the latest answer (the same text again is then an answer).
+    resets: bool = False
 
 
 class Gateway(Protocol):
@@ -56,7 +61,10 @@ class Gateway(Protocol):
 
     def hop_read(self, request: HttpRequest) -> Hop: ...
 
-    def answers_new(self, hop: Hop, seen: str | None) -> NewAnswers: ...
+    def answers_new(self, hop: Hop, seen: str | None, resets: bool = False) -> NewAnswers:
+        """The answers new in `hop`, given what the previous hop left to remember (`seen`
+        None: the session's first hop)."""
+        ...
 
     def reply_write(self, hop: Hop, reply: Continue | End) -> HttpResponse: ...
 

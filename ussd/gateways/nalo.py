@@ -1,9 +1,10 @@
 """Nalo Solutions USSD (Ghana): JSON per hop, one answer per request.
 
 Request: {"USERID", "MSISDN": "233...", "USERDATA", "MSGTYPE": true on the first dial,
-"NETWORK", "SESSIONID"}. On the first dial USERDATA is the code dialled. Reply:
-{"USERID", "MSISDN", "MSG", "MSGTYPE": true to continue, false to end}; MSG holds at most
-120 characters.
+"NETWORK", "SESSIONID"}. On the first dial USERDATA is the code dialled. NETWORK names the
+caller's network ("MTN"); it is the hop's network code as sent, so payments route on it like
+on Africa's Talking's networkCode (PAYMENT_ROUTES="MTN:mtn"). Reply: {"USERID", "MSISDN",
+"MSG", "MSGTYPE": true to continue, false to end}; MSG holds at most 120 characters.
 """
 
 import json
@@ -21,6 +22,7 @@ from ussd.gateways.base import (
 from ussd.replies import Continue, End
 
 MAX_INPUT = 200
+MAX_NETWORK = 16
 
 
 class NaloGateway:
@@ -43,13 +45,13 @@ class NaloGateway:
             session_id=field_required(data, "SESSIONID", max_length=MAX_SESSION_ID),
             phone=phone_read(field_required(data, "MSISDN", max_length=32)),
             service_code=userdata.strip() if first else "",
-            network_code="",
+            network_code=str(data.get("NETWORK") or "").strip()[:MAX_NETWORK],
             payload=userdata,
             first=first,
             echo={"USERID": str(data.get("USERID", ""))[:64]},
         )
 
-    def answers_new(self, hop: Hop, seen: str | None) -> NewAnswers:
+    def answers_new(self, hop: Hop, seen: str | None, resets: bool = False) -> NewAnswers:
         if hop.first:
             return NewAnswers([], seen="")
         return NewAnswers([hop.payload], seen="")

@@ -3,7 +3,7 @@
 from ussd.context import Ctx
 from ussd.registry import SCREENS, screen
 from ussd.replies import Continue, Reply
-from ussd.services import user_language_set
+from ussd.services import phone_language_set, user_language_set
 from ussd.texts import LANGUAGE_NAMES, LANGUAGES
 
 # (key, screen, text) of the main menu; a phone with no account sees UNLINKED_MENU instead.
@@ -92,6 +92,8 @@ def resume(ctx: Ctx, answer: str | None) -> Reply:
 
 @screen("language", targets=("home",))
 def language(ctx: Ctx, answer: str | None) -> Reply:
+    """The choice is kept for the next sessions: on the phone's user, else on the phone itself
+    (an account contact, a phone not linked yet)."""
     if answer is None:
         options = [f"{n} {LANGUAGE_NAMES[code]}" for n, code in enumerate(LANGUAGES, start=1)]
         return Continue(_lines(ctx.t("language_menu"), *options), next="language")
@@ -100,6 +102,8 @@ def language(ctx: Ctx, answer: str | None) -> Reply:
     chosen = LANGUAGES[int(answer) - 1]
     if ctx.user_id is not None:
         user_language_set(user_id=ctx.user_id, language=chosen)
+    else:
+        phone_language_set(phone=ctx.phone, language=chosen)
     ctx.state["lang"] = chosen
     return ctx.home(notice=ctx.t("language_saved"))
 
