@@ -9,8 +9,10 @@ Decisions:
   With at most MAX_ATTEMPTS wrong tries per invitation, a guesser has a 5 in 10**6 chance.
 - Only the newest invitation of an account counts: a new letter retires the older codes.
 - A wrong code is counted before the error is raised (its own transaction), so the count
-  survives the error. Redeeming is one conditional UPDATE: of concurrent redeems of one code,
-  exactly one wins.
+  survives the error. Redeeming locks the invitation row while it checks and uses the code,
+  and the use is a conditional UPDATE besides: of concurrent redeems of one code, exactly one
+  wins.
+- A redeem is a USSD hop's work, so it keeps to four statements (account_invitation_redeem).
 """
 
 import logging
@@ -18,16 +20,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record, audit_snapshot
 from accounts.codes import code_generate, code_hash, code_matches
 from accounts.errors import ApplicationError
 from accounts.phones import phone_mask
+from billing.account_numbers import account_number_clean
 from billing.models import AccountContact, AccountStatus, Operator, ServiceAccount
 from billing.models.invitations import AccountInvitation
-from billing.services.accounts import service_account_find
 
 logger = logging.getLogger(__name__)
 
@@ -106,30 +108,62 @@ def account_invitation_redeem(
     Raises InvitationInvalid (unknown account, no invitation, used code, wrong code: one answer
     for all, so the answers tell nothing about which accounts exist), InvitationExpired or
     InvitationLocked. Wrong codes are committed before the error is raised.
+
+    At most four statements (a USSD hop's budget): the newest invitation, locked, with its
+    account, operator and whether the phone is linked already (one SELECT ... FOR UPDATE); one
+    UPDATE (a wrong try counted, or the code used); for the right code, one INSERT of the
+    contact and one of the audit event. The transaction makes no savepoint inside a caller's:
+    an error inside it rolls the caller's back too, and nothing here catches one.
+    The account returned carries its operator (no further query to show it).
     """
-    with transaction.atomic():
-        account, error = _redeem(
-            account_number=account_number, code=code, phone=phone, operator=operator
-        )
+    number = account_number_clean(account_number)
+    if number is None:
+        raise InvitationInvalid()
+    with transaction.atomic(savepoint=False):
+        account, error = _redeem(number=number, code=code, phone=phone, operator=operator)
     if error is not None:
         raise error
     return account
 
 
-def _redeem(
-    *, account_number: str, code: str, phone: str, operator: Operator | None
-) -> tuple[ServiceAccount | None, ApplicationError | None]:
-    account = service_account_find(account_number, operator=operator)
-    if account is None or account.status == AccountStatus.CLOSED:
-        return None, InvitationInvalid()
-    linked = ServiceAccount.objects.filter(pk=account.pk).filter(
-        Q(owner__phone=phone) | Q(contacts__phone=phone)
+def _linked(phone: str, *, account: str = "account_id") -> Exists:
+    """Whether `phone` owns or is a contact of the account the outer query's `account` names."""
+    return Exists(
+        ServiceAccount.objects.filter(pk=OuterRef(account)).filter(
+            Q(owner__phone=phone) | Q(contacts__phone=phone)
+        )
     )
-    if linked.exists():
+
+
+def _redeem(
+    *, number: str, code: str, phone: str, operator: Operator | None
+) -> tuple[ServiceAccount | None, ApplicationError | None]:
+    invitations = AccountInvitation.objects.filter(account__number=number)
+    if operator is not None:
+        invitations = invitations.filter(account__operator=operator)
+    invitation = (
+        invitations.select_related("account__operator")
+        .annotate(linked=_linked(phone))
+        .select_for_update(of=("self",))
+        .order_by("-created_at")
+        .first()
+    )
+    if invitation is None:
+        # No invitation was ever issued: the phone may still be linked (it is told so).
+        accounts = ServiceAccount.objects.select_related("operator").filter(number=number)
+        if operator is not None:
+            accounts = accounts.filter(operator=operator)
+        account = accounts.annotate(linked=_linked(phone, account="id")).first()
+        if account is None or account.status == AccountStatus.CLOSED or not account.linked:
+            return None, InvitationInvalid()
+        return account, None
+    account = invitation.account
+    if account.status == AccountStatus.CLOSED:
+        return None, InvitationInvalid()
+    if invitation.linked:
         return account, None
     now = timezone.now()
-    invitation = account.invitations.order_by("-created_at").first()
-    if invitation is None or invitation.consumed_at is not None:
+    if invitation.consumed_at is not None:
         return None, InvitationInvalid()
     if invitation.expires_at <= now:
         return None, InvitationExpired()
@@ -145,13 +179,17 @@ def _redeem(
     )
     if not right:
         return None, _wrong_code(invitation, phone=phone)
+    # The row is locked: the guards below hold already (and keep holding on a database that
+    # cannot lock a row, SQLite, where they make the UPDATE the arbiter).
     won = AccountInvitation.objects.filter(
         pk=invitation.pk, consumed_at__isnull=True, attempts__lt=MAX_ATTEMPTS, expires_at__gt=now
     ).update(consumed_at=now, consumed_by_phone=phone)
     if won != 1:
         return None, InvitationInvalid()
-    AccountContact.objects.get_or_create(account=account, phone=phone)
-    invitation.refresh_from_db()
+    invitation.consumed_at, invitation.consumed_by_phone = now, phone
+    AccountContact.objects.bulk_create(
+        [AccountContact(account=account, phone=phone)], ignore_conflicts=True
+    )
     audit_record(
         actor=None,
         action="account_invitation.redeem",
@@ -166,10 +204,11 @@ def _redeem(
 
 
 def _wrong_code(invitation: AccountInvitation, *, phone: str) -> ApplicationError:
-    AccountInvitation.objects.filter(pk=invitation.pk, attempts__lt=MAX_ATTEMPTS).update(
+    counted = AccountInvitation.objects.filter(pk=invitation.pk, attempts__lt=MAX_ATTEMPTS).update(
         attempts=F("attempts") + 1
     )
-    attempts = AccountInvitation.objects.values_list("attempts", flat=True).get(pk=invitation.pk)
+    # The row is locked (SQLite: the database is), so the count read plus this try is the count.
+    attempts = invitation.attempts + counted
     logger.info(
         "wrong invitation code",
         extra={

@@ -6,6 +6,7 @@ would refuse: a status other than 200, a body not starting with "CON " or "END "
 182 characters.
 """
 
+import io
 import itertools
 import uuid
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.core.cache import cache
+from django.core.management import call_command
 
+from billing.management.commands.seed_demo import CUSTOMERS, OPERATOR
 from billing.models import AccountContact, Invoice, Meter, ReadingSource, ServiceAccount
 from billing.services.payments import payment_record
 from billing.services.readings import reading_submit
@@ -179,3 +182,28 @@ def demo_make() -> Demo:
     invoice_make(account=fatou, net_minor=105_000)
     invoice_make(account=fatou, net_minor=98_000)
     return Demo(operator, wanjiru, otieno_water, otieno_power, fatou, CONTACT)
+
+
+@dataclass(frozen=True)
+class SeededCustomer:
+    """A customer of `manage.py seed_demo` (README "Demo data"), as read back from the database."""
+
+    phone: str
+    language: str
+    state: str  # paid up, partly paid, overdue
+    account: ServiceAccount
+
+
+def demo_seed() -> list[SeededCustomer]:
+    """Run `seed_demo` into the test database; its customers, with their one account each."""
+    call_command("seed_demo", stdout=io.StringIO())
+    accounts = ServiceAccount.objects.select_related("operator", "owner")
+    return [
+        SeededCustomer(
+            customer.phone,
+            customer.language,
+            customer.state,
+            accounts.get(operator__slug=OPERATOR["slug"], owner__phone=customer.phone),
+        )
+        for customer in CUSTOMERS
+    ]

@@ -17,6 +17,7 @@ from accounts.models import AuditEvent, Role
 from billing.models import AccountContact, AccountStatus
 from billing.models.invitations import AccountInvitation
 from billing.services.invitations import (
+    MAX_ATTEMPTS,
     InvitationExpired,
     InvitationInvalid,
     InvitationLocked,
@@ -25,7 +26,9 @@ from billing.services.invitations import (
 )
 from tests.billing.api_support import client_for, staff_make
 from tests.billing.factories import account_make
-from tests.ussd.support import STRANGER, WANJIRU
+from tests.ussd.support import SERVICE_CODE, STRANGER, WANJIRU
+from ussd.selectors import caller_load, operator_for_code
+from ussd.sessions import session_load
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +60,10 @@ def test_a_code_links_the_phone_as_a_contact_once(account):
     with pytest.raises(InvitationInvalid):
         redeem(account, issued.code, phone=OTHER)
     assert not AccountContact.objects.filter(phone=OTHER).exists()
+    (event,) = AuditEvent.objects.filter(action="account_invitation.redeem")
+    assert event.object_id == str(issued.invitation.id)
+    assert event.after["consumed_at"] and event.after["consumed_by_phone"] != STRANGER
+    assert "code_hash" not in event.after
 
 
 def test_a_phone_already_linked_does_not_use_the_code(account):
@@ -119,20 +126,17 @@ def test_no_code_for_a_closed_account(account):
         account_invitation_issue(account=account)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_code_redeemed_from_several_phones_at_once_links_one():
-    account = account_make()
-    issued = account_invitation_issue(account=account)
-    phones = [f"+2547120001{i:02d}" for i in range(6)]
-    barrier, results = threading.Barrier(len(phones)), {}
+def at_once(phones: list[str], action) -> list[tuple]:
+    """Run action(phone) for every phone in its own thread, all released together; returns
+    (the result, or the exception's class name; the exception's extra or None) per phone."""
+    barrier, results = threading.Barrier(len(phones)), []
 
     def run(phone: str) -> None:
         try:
             barrier.wait(timeout=10)
-            results[phone] = redeem(account, issued.code, phone=phone).pk
+            results.append((action(phone), None))
         except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[phone] = type(exc).__name__
+            results.append((type(exc).__name__, getattr(exc, "extra", None)))
         finally:
             connection.close()
 
@@ -141,8 +145,36 @@ def test_a_code_redeemed_from_several_phones_at_once_links_one():
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(map(str, results.values())).count(str(account.pk)) == 1
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_code_redeemed_from_several_phones_at_once_links_one():
+    account = account_make()
+    issued = account_invitation_issue(account=account)
+    phones = [f"+2547120001{i:02d}" for i in range(6)]
+
+    results = at_once(phones, lambda phone: redeem(account, issued.code, phone=phone).pk)
+
+    assert [str(value) for value, _ in results].count(str(account.pk)) == 1
     assert AccountContact.objects.filter(account=account).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_wrong_codes_tried_at_once_are_each_counted_once():
+    account = account_make()
+    issued = account_invitation_issue(account=account)
+    wrong = "999999" if issued.code != "999999" else "000000"
+    phones = [f"+2547120002{i:02d}" for i in range(MAX_ATTEMPTS + 2)]
+
+    results = at_once(phones, lambda phone: redeem(account, wrong, phone=phone))
+
+    assert AccountInvitation.objects.get().attempts == MAX_ATTEMPTS
+    left = sorted(extra["attempts_left"] for name, extra in results if name == "InvitationInvalid")
+    assert left == list(range(1, MAX_ATTEMPTS))  # each try saw the count the others left
+    assert [name for name, _ in results].count("InvitationLocked") == 3
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.MANAGER])
@@ -192,6 +224,16 @@ def test_a_phone_links_its_account_by_ussd(demo, at):
     )
     assert session.send("1") == "CON Acct 100000040\nYou owe KES 2,030.00.\n0 Back 00 Home"
     assert at(STRANGER).walk("1").startswith("CON Acct 100000040")
+
+
+def test_a_linked_account_joins_the_session_as_a_new_session_reads_it(demo, at):
+    issued = account_invitation_issue(account=demo.fatou)
+    session = at(STRANGER)
+    session.walk("1", demo.fatou.number, issued.code)
+    state = session_load("africastalking", session.session_id, STRANGER, SERVICE_CODE).state
+    fresh = caller_load(STRANGER, operator_for_code(SERVICE_CODE))
+    assert state["accounts"] == fresh.accounts and len(fresh.accounts) == 1
+    assert state["ops"] == fresh.operators
 
 
 def test_a_wrong_code_by_ussd_asks_again_and_the_fifth_ends(demo, at):

@@ -4,6 +4,9 @@ hop: a worker records it once the hop has answered (ussd.services)."""
 
 import pytest
 
+from billing.models import AccountContact
+from billing.models.invitations import AccountInvitation
+from billing.services.invitations import MAX_ATTEMPTS, account_invitation_issue
 from tests.payments.support import mpesa_conf
 from tests.ussd.support import FATOU, OTIENO, STRANGER, WANJIRU
 from ussd.texts import LANGUAGES, ascii_fold, text
@@ -41,6 +44,42 @@ def test_every_hop_makes_at_most_four_statements(
         with django_assert_max_num_queries(4):
             session.send(answer)
     assert session.ended or answers[-1] != "1", session.body
+
+
+def _wrong(code: str) -> str:
+    return "999999" if code != "999999" else "000000"
+
+
+@pytest.mark.parametrize("walk", ["right", "wrong then right", "wrong until locked", "no letter"])
+def test_linking_by_code_makes_at_most_four_statements_a_hop(
+    demo, at, django_assert_max_num_queries, walk
+):
+    """A phone with no account types an account number and its letter's code: the code is
+    checked, counted or used, and the account linked, within the hop's budget."""
+    code = account_invitation_issue(account=demo.fatou).code
+    number = demo.fatou.number
+    answers = {
+        "right": ("1", number, code, "1"),
+        "wrong then right": ("1", number, _wrong(code), number, code, "1"),
+        "wrong until locked": ("1", *(number, _wrong(code)) * MAX_ATTEMPTS),
+        "no letter": ("1", demo.otieno_water.number, code),
+    }[walk]
+    session = at(STRANGER)
+    with django_assert_max_num_queries(4):
+        session.walk()
+    for answer in answers:
+        with django_assert_max_num_queries(4):
+            session.send(answer)
+    linked = AccountContact.objects.filter(phone=STRANGER).values_list("account", flat=True)
+    invitation = AccountInvitation.objects.get(account=demo.fatou)
+    if walk == "wrong until locked":
+        assert session.ended and invitation.attempts == MAX_ATTEMPTS
+    elif walk == "no letter":
+        assert not session.ended and invitation.consumed_at is None
+    else:
+        assert session.screen.startswith(f"Acct {number}\n")  # its balance, as a linked phone
+        assert invitation.consumed_at is not None
+    assert list(linked) == ([demo.fatou.pk] if walk.endswith("right") else [])
 
 
 def test_going_back_to_a_screen_reads_the_session_not_the_database(

@@ -4,16 +4,21 @@ The account number's check digit is verified at once (a typo is caught before th
 asked); whether the account exists is only told together with the code, so the menu cannot
 be used to find out which numbers are accounts. Codes are limited per invitation (billing's
 `account_invitation_redeem`) and per phone (LINK_LIMIT).
+
+The hop that takes the code keeps to the hop budget of four statements: the redeem makes at
+most four, and the account it links joins the session's accounts from what the redeem read
+(no second read of the caller's accounts).
 """
 
 from accounts.errors import ApplicationError
 from accounts.ratelimit import Limit, limit_hit
 from billing.account_numbers import account_number_clean
-from billing.models import Operator
+from billing.models import Operator, ServiceAccount
 from billing.services.invitations import InvitationInvalid, account_invitation_redeem
-from ussd.context import Ctx
+from ussd.context import ACCOUNT_FIELDS, Ctx
 from ussd.registry import screen
 from ussd.replies import Continue, End, Reply
+from ussd.selectors import ADDRESS_CHARS, OPERATOR_FIELDS
 
 LINK_LIMIT = Limit("ussd_link", count=10, seconds=3600)
 
@@ -47,5 +52,16 @@ def link_code(ctx: Ctx, answer: str | None) -> Reply:
         return ctx.back(ctx.error(exc.code))
     except ApplicationError as exc:
         return End(ctx.error(exc.code))
-    ctx.accounts_reload()
+    _account_add(ctx, account)
     return ctx.home(notice=ctx.t("link_done", number=account.number))
+
+
+def _account_add(ctx: Ctx, account: ServiceAccount) -> None:
+    """Add the linked `account` (read with its operator) to the session's accounts, as the
+    first hop would have read it (ussd.selectors.caller_load)."""
+    row = {field: getattr(account, field) for field in ACCOUNT_FIELDS}
+    row.update(operator_id=account.operator_id, address=account.address[:ADDRESS_CHARS])
+    rows = [kept for kept in ctx.accounts if kept["id"] != account.pk] + [row]
+    ctx.state["accounts"] = sorted(rows, key=lambda kept: kept["id"])
+    operator = {field: getattr(account.operator, field) for field in OPERATOR_FIELDS}
+    ctx.state["ops"] = {**ctx.state["ops"], account.operator_id: operator}
