@@ -38,7 +38,7 @@ class FakeSend:
     to: str
     text: str
     message_id: str
-    at: float  # time.time() when the answer was written
+    at: float  # time.time() when the message was taken (just before the answer is written)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -127,8 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
         verdict = {"statusCode": 101, "status": "Success", "number": to}
         verdict |= {"cost": "KES 0.8000", "messageId": message_id}
         payload = {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [verdict]}}
-        if self._reply(201, payload):
-            self.server.fake.record("africastalking", to, text, message_id)
+        # Recorded before the answer goes out (a client that has its answer finds it there),
+        # and forgotten if the answer could not be written.
+        taken = self.server.fake.record("africastalking", to, text, message_id)
+        if not self._reply(201, payload):
+            self.server.fake.forget(taken)
 
     def _twilio(self, form: dict, *, account_sid: str) -> None:
         plan = self._plan("twilio")
@@ -152,8 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
             "price": None,
             "price_unit": "USD",
         }
-        if self._reply(201, payload):
-            self.server.fake.record("twilio", form.get("To", ""), form.get("Body", ""), sid)
+        taken = self.server.fake.record("twilio", form.get("To", ""), form.get("Body", ""), sid)
+        if not self._reply(201, payload):
+            self.server.fake.forget(taken)
 
 
 class _Server(ThreadingHTTPServer):
@@ -190,9 +194,15 @@ class FakeSmsServer:
         with self._lock:
             self.connections += 1
 
-    def record(self, gateway: str, to: str, text: str, message_id: str) -> None:
+    def record(self, gateway: str, to: str, text: str, message_id: str) -> FakeSend:
+        taken = FakeSend(gateway, to, text, message_id, time.time())
         with self._lock:
-            self.sent.append(FakeSend(gateway, to, text, message_id, time.time()))
+            self.sent.append(taken)
+        return taken
+
+    def forget(self, taken: FakeSend) -> None:
+        with self._lock:
+            self.sent.remove(taken)
 
     def start(self) -> "FakeSmsServer":
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
