@@ -1,19 +1,16 @@
 """Celery entry points of payments: take an id, call one service."""
 
-import logging
-
 from celery import shared_task
 from django.core.cache import cache
 
 from payments.providers.base import ProviderError
-from payments.services.paybill_checks import paybill_check_ask, paybill_checks_due
+from payments.services.paybill_checks import paybill_check_ask, paybill_checks_ask_due
 from payments.services.push import payment_intent_abandon, payment_intent_push
 from payments.services.reconcile import payment_intents_reconcile
 from payments.services.sweep import callback_deliveries_drain, callback_deliveries_sweep
 
 # A push the operator could not take (timeout, 5xx) is retried after 5, 15, 45 and 135 s,
 # then given up: a push later than that would surprise the customer.
-logger = logging.getLogger(__name__)
 PUSH_RETRY_BASE_SECONDS = 5
 RECONCILE_LOCK = "payments:reconcile:lock"
 RECONCILE_LOCK_SECONDS = 300
@@ -53,15 +50,9 @@ def payments_reconcile() -> dict:
         return {"skipped": True}
     try:
         swept = callback_deliveries_sweep()
-        checks = paybill_checks_due()
-        for check_id in checks:
-            try:
-                paybill_check_ask(check_id=check_id)
-            except Exception:  # logged; the next run asks again
-                logger.exception("paybill check failed", extra={"check": check_id})
         return {
             "callbacks_swept": swept,
-            "paybill_checks_asked": len(checks),
+            "paybill_checks_asked": paybill_checks_ask_due(),
             **payment_intents_reconcile().as_dict(),
         }
     finally:

@@ -71,7 +71,8 @@ logger = logging.getLogger(__name__)
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 VALIDATION_KIND = "c2b_validation"
 # Answers to our own status questions (M-Pesa Transaction Status: result, queue timeout).
-STATUS_KINDS = ("status_result", "status_timeout")
+STATUS_RESULT_KIND, STATUS_TIMEOUT_KIND = "status_result", "status_timeout"
+STATUS_KINDS = (STATUS_RESULT_KIND, STATUS_TIMEOUT_KIND)
 # Deliveries the sweep (services/sweep.py) may still process.
 RETRIED_STATUSES = (CallbackStatus.RECEIVED, CallbackStatus.ERROR)
 
@@ -312,7 +313,7 @@ def _status_answer(
         outcome = paybill_check_answer(
             provider=delivery.provider, conversation_id=event.callback_key, verdict=event.verdict
         )
-    elif delivery.kind == "status_timeout":
+    elif delivery.kind == STATUS_TIMEOUT_KIND:
         outcome = "queue timeout: asked again later"
     if outcome is None:
         delivery_mark(delivery, CallbackStatus.UNMATCHED, "no question of ours")

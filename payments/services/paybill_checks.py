@@ -165,3 +165,15 @@ def paybill_checks_due(limit: int = 500) -> list[int]:
         status=PaybillCheckStatus.WAITING, next_query_at__lte=timezone.now()
     )
     return list(due.order_by("next_query_at").values_list("pk", flat=True)[:limit])
+
+
+def paybill_checks_ask_due() -> int:
+    """Ask again about every waiting check whose next question is due (every minute, with
+    reconciliation); one failing is logged and asked next time. Returns how many were due."""
+    due = paybill_checks_due()
+    for check_id in due:
+        try:
+            paybill_check_ask(check_id=check_id)
+        except Exception:  # logged; the next run asks again
+            logger.exception("paybill check failed", extra={"check": check_id})
+    return len(due)

@@ -82,11 +82,7 @@ def callback_deliveries_drain(*, batch: int = DRAIN_BATCH) -> int:
         )
         if not ids:
             return taken
-        for delivery_id in ids:
-            try:
-                callback_delivery_process(delivery_id=delivery_id)
-            except Exception:  # marked `error`: the sweep retries it
-                logger.exception("callback drain failed", extra={"delivery": delivery_id})
+        _process_each(ids, failure="callback drain failed")
         taken += len(ids)
         after = ids[-1]
 
@@ -127,9 +123,15 @@ def callback_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) 
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )
+    _process_each(ids, failure="callback sweep failed")
+    return len(ids)
+
+
+def _process_each(ids: list[int], *, failure: str) -> None:
+    """Process each delivery; one that fails is logged (and marked `error`: the sweep retries
+    it) and the rest go on."""
     for delivery_id in ids:
         try:
             callback_delivery_process(delivery_id=delivery_id)
-        except Exception:  # logged; the next sweep tries again
-            logger.exception("callback sweep failed", extra={"delivery": delivery_id})
-    return len(ids)
+        except Exception:
+            logger.exception(failure, extra={"delivery": delivery_id})

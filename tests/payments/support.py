@@ -1,11 +1,13 @@
 """Helpers of the payments tests: provider settings, fixture files, sandbox callbacks."""
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings as django_settings
 
 from billing.money import Money
+from payments.simulators.daraja import DarajaSimulator
 from payments.simulators.sandbox import SIGNATURE_HEADER, body_sign
 
 FIXTURES = Path(django_settings.BASE_DIR).parent / "shared" / "fixtures"
@@ -34,6 +36,19 @@ def mpesa_conf(base_url: str = "http://127.0.0.1:9", **options) -> dict:
             **options,
         },
     }
+
+
+@contextmanager
+def daraja_serving(settings, live_server, *, simulator: dict | None = None, **conf_options):
+    """The fake Daraja on loopback, our M-Pesa provider pointed at it (`conf_options` over
+    mpesa_conf's) and its callbacks at the live server. Daraja calls back only when the test
+    says so (deliver_pending)."""
+    options = {"consumer_key": "test-consumer-key", "consumer_secret": "test-consumer-secret"}
+    with DarajaSimulator(callback_delay=None, **options, **(simulator or {})) as daraja:
+        settings.PAYMENT_PROVIDERS = {"mpesa": mpesa_conf(daraja.base_url, **conf_options)}
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.PAYMENTS_HTTP_BACKOFF = 0
+        yield daraja
 
 
 def fixture_body(name: str) -> bytes:

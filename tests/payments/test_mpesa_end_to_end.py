@@ -15,25 +15,17 @@ from payments.models import CallbackDelivery, CallbackStatus, Channel, IntentSta
 from payments.services.intents import payment_intent_create
 from payments.services.push import payment_intent_push
 from payments.services.reconcile import payment_intent_check
-from payments.simulators.daraja import NAIROBI, SANDBOX_PASSKEY, SANDBOX_SHORTCODE, DarajaSimulator
+from payments.simulators.daraja import NAIROBI, SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from sms.models import MessageKind, OutboundMessage
 from tests.billing.factories import account_make, invoice_make
-from tests.payments.support import MPESA_TOKEN, kes, mpesa_conf
+from tests.payments.support import MPESA_TOKEN, daraja_serving, kes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def daraja(settings, live_server):
-    simulator = DarajaSimulator(
-        consumer_key="test-consumer-key",
-        consumer_secret="test-consumer-secret",
-        callback_delay=None,  # the customer answers when the test says so
-    )
-    with simulator:
-        settings.PAYMENT_PROVIDERS = {"mpesa": mpesa_conf(simulator.base_url)}
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.PAYMENTS_HTTP_BACKOFF = 0
+    with daraja_serving(settings, live_server) as simulator:  # the customer answers when told
         yield simulator
 
 

@@ -22,10 +22,9 @@ from payments.models import (
     SuspensePayment,
 )
 from payments.services.paybill_checks import MAX_QUERIES, paybill_check_ask, paybill_checks_due
-from payments.simulators.daraja import DarajaSimulator
 from sms.models import MessageKind, OutboundMessage
 from tests.billing.factories import account_make, invoice_make
-from tests.payments.support import MPESA_TOKEN, fixture_body, mpesa_conf
+from tests.payments.support import MPESA_TOKEN, daraja_serving, fixture_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATUS_PATH = "/mpesa/transactionstatus/v1/query"
@@ -33,19 +32,14 @@ STATUS_PATH = "/mpesa/transactionstatus/v1/query"
 
 @pytest.fixture
 def daraja(settings, live_server):
-    simulator = DarajaSimulator(
-        consumer_key="test-consumer-key",
-        consumer_secret="test-consumer-secret",
-        callback_delay=None,  # Daraja calls us when the test says so
-        token_ttl=86_400,  # tests travel hours ahead; Redis, which caches our token, does not
-    )
-    with simulator:
-        conf = mpesa_conf(
-            simulator.base_url, initiator="testapi", security_credential="encrypted-credential"
-        )
-        settings.PAYMENT_PROVIDERS = {"mpesa": conf}
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.PAYMENTS_HTTP_BACKOFF = 0
+    with daraja_serving(
+        settings,
+        live_server,
+        # tests travel hours ahead; Redis, which caches our token, does not
+        simulator={"token_ttl": 86_400},
+        initiator="testapi",
+        security_credential="encrypted-credential",
+    ) as simulator:
         simulator.c2b_urls = {
             "ResponseType": "Completed",
             "ValidationURL": f"{live_server.url}/payments/mpesa/c2b/validation/{MPESA_TOKEN}/",
