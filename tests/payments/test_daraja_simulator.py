@@ -3,7 +3,7 @@
 import base64
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -85,7 +85,8 @@ def test_push_with_a_bad_field_gets_the_documented_400(daraja, field, value):
 
 def test_password_made_with_another_timestamp_is_wrong_credentials(daraja):
     body = push_body()
-    body["Timestamp"] = str(int(body["Timestamp"]) - 1)
+    stamp = datetime.strptime(body["Timestamp"], "%Y%m%d%H%M%S") - timedelta(seconds=1)
+    body["Timestamp"] = stamp.strftime("%Y%m%d%H%M%S")  # a real time (not ...:59:99 at :00)
 
     response = post(daraja, "/mpesa/stkpush/v1/processrequest", body)
 
